@@ -1,0 +1,82 @@
+"""Small text helpers shared by the parser, the chunker and the grounding check."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Sentence ends: Chinese and (as the PDF extraction left them) ASCII forms.
+SENTENCE_END = "。！？；!?;"
+_CLOSERS = "”’」』）)》】\"'"
+_SENT_RE = re.compile(rf"[^{re.escape(SENTENCE_END)}]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(_CLOSERS)}]*|$)")
+_ENGLISH_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[“\"])")
+
+
+def is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def width(s: str) -> int:
+    """Display width: CJK and full-width characters count 2, others 1."""
+    return sum(2 if is_wide(c) else 1 for c in s)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, split after 。！？； (and ASCII ?!;).
+
+    Closing quotes stay with their sentence; leading whitespace is skipped, so
+    ``text[start:end]`` is a sentence without surrounding spaces.
+    """
+    spans = []
+    for m in _SENT_RE.finditer(text):
+        s, e = m.span()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of Chinese or English text (English split on . ! ? + space)."""
+    out = []
+    for s, e in sentence_spans(text):
+        out.extend(p for p in _ENGLISH_END_RE.split(text[s:e]) if p.strip())
+    return out
+
+
+def compact(s: str) -> str:
+    """Remove all whitespace (how the gold evidence is compared)."""
+    return re.sub(r"\s+", "", s)
+
+
+def normalize_digits(s: str) -> str:
+    """Full-width digits and punctuation to ASCII (NFKC), whitespace removed."""
+    return compact(unicodedata.normalize("NFKC", s))
+
+
+def has_control_chars(s: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in s)
+
+
+def clean_question(q: str) -> str:
+    """Drop control characters and collapse whitespace in a user's question."""
+    q = "".join(c for c in q if not (unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t"))
+    return re.sub(r"\s+", " ", q).strip()
+
+
+def has_content(q: str) -> bool:
+    """True if the text has at least one letter, digit or CJK character."""
+    return any(c.isalnum() or is_cjk(c) for c in q)
+
+
+def mostly_english(q: str) -> bool:
+    letters = sum(c.isascii() and c.isalpha() for c in q)
+    cjk = sum(is_cjk(c) for c in q)
+    return letters > 3 * cjk and letters >= 3

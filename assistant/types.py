@@ -1,0 +1,183 @@
+"""The values passed between pipeline stages, defined in one place.
+
+document --parse--> Section --chunk--> Chunk --index/retrieve--> Passage
+--answer--> Answer (Citation, SentenceCheck, Timings)
+
+All are frozen dataclasses: a stage returns new values, it never edits old ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+UNKNOWN_SPEAKER = "未知"
+EDITORIAL_SPEAKER = "编者按"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One speaker's statement (or the editorial introduction) with clean text.
+
+    ``text`` is the paragraphs joined by newlines; ``paragraphs`` holds the same
+    paragraphs, so ``"\\n".join(paragraphs) == text``.
+    """
+
+    index: int
+    speaker: str
+    affiliation: str
+    title: str
+    paragraphs: tuple[str, ...]
+    source: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed source: its title and its sections, in document order."""
+
+    title: str
+    sections: tuple[Section, ...]
+    source: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A sentence-aligned span of one section's clean text.
+
+    ``text == section.text[start:end]`` always holds.
+    """
+
+    id: str
+    text: str
+    speaker: str
+    affiliation: str
+    title: str
+    section: int
+    paragraph: int
+    start: int
+    end: int
+    source: str = ""
+
+    def metadata(self) -> dict[str, Any]:
+        meta = asdict(self)
+        meta.pop("text")
+        meta.pop("id")
+        return meta
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk as retrieval returns it: with a fused score and its rank signals."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+    @property
+    def speaker(self) -> str:
+        return self.chunk.speaker
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the retriever hands to the answer step."""
+
+    question: str
+    passages: tuple[Passage, ...]
+    confidence: float
+    speakers: tuple[str, ...] = ()  # experts the question names
+    across: bool = False  # the question asks across experts
+    notice: str = ""  # e.g. "question truncated to 2000 characters"
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.passages) and self.confidence >= 0.5
+
+
+@dataclass(frozen=True)
+class Citation:
+    marker: int
+    passage: Passage
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.passage.chunk
+        return {
+            "marker": self.marker,
+            "id": c.id,
+            "speaker": c.speaker,
+            "affiliation": c.affiliation,
+            "title": c.title,
+            "paragraph": c.paragraph,
+            "text": c.text,
+        }
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One answer sentence and the grounding check's verdict on it."""
+
+    text: str
+    markers: tuple[int, ...]
+    verdict: str  # supported | weak | unsupported | uncited
+    score: float = 0.0
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "markers": list(self.markers), "verdict": self.verdict,
+                "score": round(self.score, 3), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieval_ms: float = 0.0
+    first_token_ms: float = 0.0
+    total_ms: float = 0.0
+
+    def to_json(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    model: str
+    sentences: tuple[SentenceCheck, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    timings: Timings = field(default_factory=Timings)
+    notice: str = ""
+
+    @property
+    def supported_share(self) -> float:
+        if not self.sentences:
+            return 1.0 if self.abstained else 0.0
+        return sum(s.verdict == "supported" for s in self.sentences) / len(self.sentences)
+
+    def to_json(self, id: str = "") -> dict[str, Any]:
+        return {
+            "id": id,
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "model": self.model,
+            "citations": [c.to_json() for c in self.citations],
+            "sentences": [s.to_json() for s in self.sentences],
+            "timings": self.timings.to_json(),
+            "notice": self.notice,
+        }
