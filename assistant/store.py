@@ -272,6 +272,9 @@ def wipe_embedded(settings: Settings) -> None:
     folder = Path(settings.index_dir)
     if settings.chroma != "embedded" or not folder.exists():
         return
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # drop the cached client holding the broken files
     for child in folder.iterdir():
         if child.name == "README.md":
             continue

@@ -8,7 +8,7 @@ import unicodedata
 # Sentence ends: Chinese and (as the PDF extraction left them) ASCII forms.
 SENTENCE_END = "。！？；!?;"
 _CLOSERS = "”’」』）)》】\"'"
-_SENT_RE = re.compile(rf"[^{re.escape(SENTENCE_END)}]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(_CLOSERS)}]*|$)")
+_SENT_RE = re.compile(rf"[^{re.escape(SENTENCE_END)}\n]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(_CLOSERS)}]*|\n|$)")
 _ENGLISH_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[“\"])")
 
 
@@ -26,7 +26,7 @@ def width(s: str) -> int:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, split after 。！？； (and ASCII ?!;).
+    """(start, end) of each sentence, split after 。！？； (and ASCII ?!;) and at line ends.
 
     Closing quotes stay with their sentence; leading whitespace is skipped, so
     ``text[start:end]`` is a sentence without surrounding spaces.

@@ -1,0 +1,194 @@
+"""The Chroma index: atomic builds, stable ids, embedder records, server mode, the CLI over it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from assistant.embed import HashEmbeddings
+from assistant.ingest import ingest
+from assistant.settings import Settings
+from assistant.store import EmbedderMismatch, Index, IndexError_, NoIndex
+from tests.helpers import DATA, SEED, SPEAKERS
+
+
+def test_ingest_twice_keeps_the_count_and_reuses_vectors(hash_settings) -> None:
+    index = Index(hash_settings, HashEmbeddings())
+    first = ingest(index, [SEED])
+    again = ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    assert first.changed and first.embedded == first.chunks
+    assert not again.changed and again.chunks == first.chunks
+    assert len(Index(hash_settings).chunks()) == first.chunks
+
+
+def test_reopening_does_not_embed(hash_settings) -> None:
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+
+    class Counting(HashEmbeddings):
+        calls = 0
+
+        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += len(texts)
+            return super().embed_documents(texts)
+
+    reopened = Index(hash_settings, Counting())
+    assert len(reopened.chunks()) > 50
+    assert reopened.dense_search("人工智能", 3)
+    assert Counting.calls == 0
+
+
+def test_stats_lists_nine_sections_in_order(hash_settings) -> None:
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    stats = Index(hash_settings).stats()
+    assert [s["speaker"] for s in stats["sections"]] == SPEAKERS
+    assert stats["chunks"] == sum(s["chunks"] for s in stats["sections"]) == len(Index(hash_settings).chunks())
+    assert all(s["chunks"] > 0 for s in stats["sections"])
+
+
+def test_every_chunk_is_verbatim_in_its_section(hash_settings) -> None:
+    from assistant.parse import parse_file
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    sections = {s.index: s for s in parse_file(SEED).sections}
+    for c in Index(hash_settings).chunks():
+        s = sections[c.section]
+        assert s.speaker == c.speaker and s.text[c.start:c.end] == c.text
+
+
+def test_adding_a_document_keeps_the_others(hash_settings) -> None:
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    before = Index(hash_settings).stats()["chunks"]
+    report = ingest(Index(hash_settings, HashEmbeddings()), [DATA / "transcript.md"])
+    stats = Index(hash_settings).stats()
+    assert stats["chunks"] == before + (report.chunks - before)
+    assert {"孙丽", "周强", "吕薇"} <= set(stats["speakers"])
+    assert report.embedded < report.chunks  # the seed's vectors were reused
+
+
+def test_other_embedder_is_refused_until_rebuild(hash_settings) -> None:
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    other = HashEmbeddings(dim=128)
+    with pytest.raises(EmbedderMismatch, match="ingest --rebuild"):
+        Index(hash_settings, other).dense_search("人工智能", 3)
+    with pytest.raises(EmbedderMismatch):
+        ingest(Index(hash_settings, other), [SEED])
+    ingest(Index(hash_settings, other), [SEED], rebuild=True)
+    assert Index(hash_settings, other).dense_search("人工智能", 3)
+
+
+def test_failed_build_leaves_the_old_index(hash_settings) -> None:
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    old = Index(hash_settings).stats()
+
+    class Failing(HashEmbeddings):
+        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+            raise RuntimeError("embedding server fell over")
+
+    with pytest.raises(RuntimeError):
+        ingest(Index(hash_settings, Failing()), [DATA / "transcript.md"])
+    index = Index(hash_settings, HashEmbeddings())
+    assert index.stats() == old
+    assert len(index.chunks()) == old["chunks"]
+    names = [c.name for c in index.client.list_collections()]
+    assert sum(n.startswith("chunks_") for n in names) == 1
+
+
+def test_no_index_says_what_to_do(hash_settings) -> None:
+    with pytest.raises(NoIndex, match="assistant ingest"):
+        Index(hash_settings).stats()
+
+
+def _cli(*args: str, settings: Settings) -> list[str]:
+    return [*args, "--index-dir", str(settings.index_dir), "--embedder", "hash"]
+
+
+def test_cli_ingest_and_stats_json(hash_settings, capsys) -> None:
+    assert main(_cli("ingest", str(SEED), settings=hash_settings)) == 0
+    capsys.readouterr()
+    assert main(_cli("stats", "--json", settings=hash_settings)) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert [s["speaker"] for s in stats["sections"]] == SPEAKERS
+    assert set(stats["sections"][1]) >= {"speaker", "affiliation", "title", "chunks"}
+    assert stats["chunks"] == sum(s["chunks"] for s in stats["sections"])
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.write_bytes(b""), "empty"),
+    (lambda p: p.write_bytes(b"\x00\x01\x02binary"), "binary"),
+])
+def test_cli_bad_file_is_one_line_and_keeps_the_index(hash_settings, tmp_path, capsys, make, reason) -> None:
+    assert main(_cli("ingest", str(SEED), settings=hash_settings)) == 0
+    before = Index(hash_settings).stats()
+    bad = tmp_path / "bad.txt"
+    make(bad)
+    capsys.readouterr()
+    assert main(_cli("ingest", str(bad), settings=hash_settings)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and reason in err
+    assert Index(hash_settings).stats() == before
+
+
+def test_corrupted_index_says_rebuild_and_rebuild_works(hash_settings, capsys) -> None:
+    assert main(_cli("ingest", str(SEED), settings=hash_settings)) == 0
+    db = hash_settings.index_dir / "chroma.sqlite3"
+    db.write_bytes(b"this is not a database" * 100)
+    capsys.readouterr()
+    assert main(_cli("stats", settings=hash_settings)) == 2
+    assert "--rebuild" in capsys.readouterr().err
+    assert main(_cli("ingest", "--rebuild", str(SEED), settings=hash_settings)) == 0
+    assert main(_cli("stats", settings=hash_settings)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):  # type: ignore[no-untyped-def]
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    if not os.path.exists(exe):
+        pytest.fail("the chroma CLI is missing; it comes with the chromadb package")
+    port = _free_port()
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start within 60 s")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_chroma_server_ingest_and_query(chroma_server, tmp_path) -> None:
+    settings = Settings(index_dir=tmp_path / "unused", chroma=chroma_server, embedder="hash")
+    report = ingest(Index(settings, HashEmbeddings()), [SEED])
+    index = Index(settings, HashEmbeddings())
+    assert index.stats()["chunks"] == report.chunks
+    hits = index.dense_search("吕薇 人才", 3, where={"speaker": "吕薇"})
+    assert hits and all(c.speaker == "吕薇" for c in index.chunks() if c.id in dict(hits))
+    assert not (tmp_path / "unused").exists()  # nothing written locally in server mode
+
+
+def test_chroma_server_down_is_a_clear_error(tmp_path) -> None:
+    settings = Settings(chroma=f"http://127.0.0.1:{_free_port()}", embedder="hash")
+    with pytest.raises(IndexError_, match="chroma run"):
+        Index(settings)
