@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from .text import sentence_spans
 from .types import Chunk, Section
 
-DEFAULT_SIZE = 300
-DEFAULT_OVERLAP = 80
+DEFAULT_SIZE = 400
+DEFAULT_OVERLAP = 100
 _HEADING_CHARS = 80
 
 

@@ -33,7 +33,7 @@ from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Document, Section
 MAX_BYTES = 20 * 1024 * 1024
 _TERMINATORS = tuple(SENTENCE_END) + ("”", "」", "…")
 _CONTINUES = (",", "，", "、")
-_ENUM_RE = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\d))")
+_ENUM_RE = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\s*\d))")
 _NAME_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
 _ROLE_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 _MD_SPEAKER_RE = re.compile(r"^##\s+(.+?)\s*$")

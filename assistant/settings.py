@@ -35,8 +35,8 @@ class Settings:
     base_url: str = ""
     api_key: str = ""
     request_timeout: float = 120.0
-    chunk_size: int = 300
-    chunk_overlap: int = 80
+    chunk_size: int = 400
+    chunk_overlap: int = 100
     k: int = 5
     candidates: int = 30
     dense_weight: float = 1.0

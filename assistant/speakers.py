@@ -1,0 +1,120 @@
+"""Who a question is about: names (with or without spaces), pinyin, affiliations, and
+whether it asks across experts. Built from the index's own sections, so it knows the
+speakers of any ingested document, not only the seed's."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
+
+_ACROSS_RE = re.compile(
+    r"哪些专家|哪几位|各位专家|几位专家|专家们|多位专家|不同专家|各专家|比较|对比|异同|分别|共识|都谈到|都提到|哪些人"
+    r"|which experts|which speakers|each expert|the experts|compare|comparison|differ|in common",
+    re.IGNORECASE)
+_EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
+_ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
+_ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")
+_ORG_ALIASES = {"北京大学": ("北大",), "南京大学": ("南大",), "中国社会科学院": ("社科院",),
+                "国务院发展研究中心": ("国研中心",)}
+
+
+def _fold(text: str) -> str:
+    """Lower-case ASCII with diacritics removed (Lü -> lu), other text unchanged."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def _pinyin_forms(name: str) -> set[str]:
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:
+        return set()
+    syllables = lazy_pinyin(name)
+    if not syllables or not all(s.isascii() and s.isalpha() for s in syllables):
+        return set()
+    variants = [syllables]
+    if "lv" in syllables or "nv" in syllables:
+        for sub in ("lu", "lyu"):
+            variants.append([s.replace("v", "u" if sub == "lu" else "yu") for s in syllables])
+    forms = set()
+    for syl in variants:
+        surname, given = syl[0], "".join(syl[1:])
+        forms |= {f"{surname} {given}", f"{given} {surname}", f"{surname}{given}", f"{surname}-{given}"}
+    return forms
+
+
+@dataclass(frozen=True)
+class Mention:
+    speakers: tuple[str, ...]
+    across: bool
+    editorial: bool
+
+
+class SpeakerDirectory:
+    """Every speaker of the index with the ways a question may name them."""
+
+    def __init__(self, sections: Iterable[tuple[str, str]]) -> None:
+        self.speakers: list[str] = []
+        self.affiliation: dict[str, str] = {}
+        for speaker, affiliation in sections:
+            if speaker not in self.affiliation:
+                self.speakers.append(speaker)
+                self.affiliation[speaker] = affiliation
+        self._pinyin = {s: _pinyin_forms(s) for s in self.experts}
+        orgs: dict[str, set[str]] = {}
+        for s in self.experts:
+            for org in self._orgs(self.affiliation[s]):
+                orgs.setdefault(org, set()).add(s)
+        self._orgs_map = orgs
+
+    @property
+    def experts(self) -> list[str]:
+        return [s for s in self.speakers if s not in (EDITORIAL_SPEAKER, UNKNOWN_SPEAKER)]
+
+    @staticmethod
+    def _orgs(affiliation: str) -> set[str]:
+        found = set()
+        for part in re.split(r"[,，、;；]", affiliation):
+            for m in _ORG_RE.finditer(part):
+                org = m.group(0)
+                found.add(org)
+                found.update(_ORG_ALIASES.get(org, ()))
+        return found
+
+    def find(self, question: str) -> Mention:
+        compact_q = re.sub(r"[\s\u3000]+", "", question)
+        folded = " " + re.sub(r"[^a-z\- ]+", " ", _fold(question)) + " "
+        named: list[str] = []
+        for s in self.experts:
+            if s in compact_q or any(f" {form} " in folded for form in self._pinyin[s]):
+                named.append(s)
+        if not named:
+            for org, who in sorted(self._orgs_map.items(), key=lambda kv: -len(kv[0])):
+                if org in compact_q:
+                    named.extend(w for w in self.experts if w in who and w not in named)
+                    break
+        return Mention(tuple(named), bool(_ACROSS_RE.search(question)), bool(_EDITORIAL_RE.search(question)))
+
+    def strip_names(self, question: str) -> str:
+        """The question without the experts' names (for judging what it asks about)."""
+        out = question
+        for s in self.experts:
+            out = out.replace(s, " ")
+        for org in sorted(self._orgs_map, key=len, reverse=True):
+            out = out.replace(org, " ")
+        out = _ROLE_RE.sub(" ", out)
+        folded = _fold(out)
+        for forms in self._pinyin.values():
+            for form in forms:
+                folded = re.sub(rf"\b{re.escape(form)}\b", " ", folded)
+        return folded if folded != _fold(out) else out
+
+    def chinese_names(self, question: str) -> str:
+        """The question with pinyin names replaced by the Chinese names (for lexical search)."""
+        mention = self.find(question)
+        extra = " ".join(s for s in mention.speakers if s not in question)
+        return f"{question} {extra}".strip()
