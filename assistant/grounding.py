@@ -1,0 +1,171 @@
+"""Every answer sentence checked against the passages it cites, offline, with no LLM judge.
+
+A sentence is *supported* only if it is well covered by its cited passages
+(character bigrams, after removing attribution framing) **and**
+* every number and year in it appears in a cited passage,
+* every expert it names is the speaker of a cited passage,
+* every quoted span (「…」, “…”) is found verbatim,
+* no negation is present on one side only (against the best-aligned passage sentence),
+* no antonym of the aligned sentence's wording replaces it (提高/降低, 超过/低于 …).
+
+Coverage alone is not enough: a reversed or negated claim overlaps its passage
+more than a faithful paraphrase does. Thresholds are calibrated on the labelled
+pairs in ``tests/test_grounding.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from .text import SENTENCE_END, compact, sentence_spans
+from .types import Passage, SentenceCheck
+
+MARKER_RE = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、;；]\s*\d+)*)\s*[\]】]")
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_QUOTE_RE = re.compile(r"「([^」]{2,})」|“([^”]{2,})”|\"([^\"]{2,})\"|『([^』]{2,})』")
+_NEGATIONS = ("不是", "并非", "而不是", "没有", "并不", "从未", "不再", "未能", "无法", "不能", "不会", "不要", "不必",
+              "不", "没", "未", "非", "无", "别")
+_ANTONYMS = [("提高", "降低"), ("增加", "减少"), ("上升", "下降"), ("扩大", "缩小"), ("超过", "低于"),
+             ("领先", "落后"), ("加快", "放缓"), ("增强", "削弱"), ("支持", "反对"), ("鼓励", "限制"),
+             ("第一", "第二"), ("最高", "最低"), ("重视", "忽视"), ("开放", "封闭"), ("允许", "禁止"),
+             ("优势", "劣势"), ("成功", "失败"), ("高", "低"), ("多", "少"), ("强", "弱"), ("快", "慢"),
+             ("大", "小")]
+_FRAMING = ("认为", "指出", "提到", "表示", "强调", "谈到", "提出", "主张", "说", "据", "根据", "资料", "文件",
+            "according to", "said", "says", "argues", "notes")
+SUPPORTED, WEAK, UNSUPPORTED, UNCITED = "supported", "weak", "unsupported", "uncited"
+SUPPORT_MIN = 0.6
+WEAK_MIN = 0.35
+
+
+def parse_markers(text: str) -> tuple[str, tuple[int, ...]]:
+    """(text without markers, marker numbers in order of appearance, each once)."""
+    found: list[int] = []
+    for m in MARKER_RE.finditer(text):
+        for n in re.split(r"[,，、;；]", m.group(1)):
+            if n.strip().isdigit() and int(n) not in found:
+                found.append(int(n))
+    return MARKER_RE.sub("", text).strip(), tuple(found)
+
+
+def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Answer sentences with their markers; markers after a sentence end belong to that sentence."""
+    # Move markers that follow a sentence end in front of it: "…发展。[1]" -> "…发展[1]。"
+    ends = re.escape(SENTENCE_END + ".")
+    moved = re.sub(rf"([{ends}])((?:\s*{MARKER_RE.pattern})+)", r"\2\1", text)
+    out = []
+    for s, e in sentence_spans(moved):
+        piece = moved[s:e]
+        for part in re.split(r"(?<=[a-z\]】)][.!?])\s+(?=[A-Z])", piece):
+            body, markers = parse_markers(part)
+            if _content(body):
+                out.append((body, markers))
+    return out
+
+
+def _content(s: str) -> str:
+    """Letters, digits and CJK only, lower-cased, NFKC."""
+    s = unicodedata.normalize("NFKC", s).lower()
+    return "".join(c for c in s if c.isalnum())
+
+
+def _bigrams(s: str) -> set[str]:
+    c = _content(s)
+    return {c[i:i + 2] for i in range(len(c) - 1)} if len(c) > 1 else ({c} if c else set())
+
+
+def _numbers(s: str) -> set[str]:
+    s = unicodedata.normalize("NFKC", s)
+    s = re.sub(r"(\d)\s*\.\s*(\d)", r"\1.\2", s)
+    s = re.sub(r"(?<=\d),(?=\d{3})", "", s)
+    return set(_NUMBER_RE.findall(s))
+
+
+def _negations(s: str) -> set[str]:
+    found = set()
+    rest = s
+    for cue in _NEGATIONS:  # longest first in the tuple; consume so 不是 is not also 不
+        if cue in rest:
+            found.add(cue[0] if cue not in ("并非", "而不是", "从未") else "不")
+            rest = rest.replace(cue, " ")
+    # neutral words that contain a negation character
+    return found
+
+
+_NEUTRAL = ("不断", "不仅", "无论", "不少", "非常", "无形", "未来", "非物质", "不可忽视", "并不受", "不同", "不一样",
+            "别人", "无边", "差别", "特别", "分别", "非洲", "未有", "毫不", "不了", "不如", "不管")
+
+
+def _neg_signature(s: str) -> int:
+    for w in _NEUTRAL:
+        s = s.replace(w, " ")
+    return len(_negations(s))
+
+
+def _best_aligned(sentence: str, passages: Sequence[Passage]) -> str:
+    grams = _bigrams(sentence)
+    best, score = "", -1.0
+    for p in passages:
+        for a, b in sentence_spans(p.text):
+            cand = p.text[a:b]
+            sc = len(grams & _bigrams(cand)) / (len(grams) or 1)
+            if sc > score:
+                best, score = cand, sc
+    return best
+
+
+def check_sentence(text: str, markers: Sequence[int], passages: Sequence[Passage],
+                   experts: Iterable[str] = ()) -> SentenceCheck:
+    """The verdict on one answer sentence, given the passages (numbered from 1) it may cite."""
+    cited = [passages[m - 1] for m in markers if 1 <= m <= len(passages)]
+    if not cited:
+        return SentenceCheck(text, tuple(markers), UNCITED, 0.0, "no citation")
+    source = "\n".join(p.text for p in cited)
+    body = text
+    for p in cited:
+        for piece in (p.chunk.speaker, p.chunk.affiliation, p.chunk.title):
+            if piece:
+                body = body.replace(piece, " ")
+    for f in _FRAMING:
+        body = re.sub(re.escape(f), " ", body, flags=re.IGNORECASE)
+    grams = _bigrams(body)
+    src_grams = _bigrams(source)
+    score = len(grams & src_grams) / len(grams) if grams else 1.0
+
+    reason = ""
+    missing = _numbers(text) - _numbers(source)
+    speakers = {p.chunk.speaker for p in cited}
+    wrong = [e for e in experts if e in compact(text) and e not in speakers]
+    quotes = [next(g for g in m.groups() if g) for m in _QUOTE_RE.finditer(text)]
+    bad_quote = [q for q in quotes if compact(q) not in compact(source)]
+    if missing:
+        reason = f"number not in the cited passage: {', '.join(sorted(missing))}"
+    elif wrong:
+        reason = f"names {', '.join(wrong)}, who is not the cited passage's speaker"
+    elif bad_quote:
+        reason = f"quoted text not found in the cited passage: {bad_quote[0][:20]}"
+    else:
+        aligned = _best_aligned(body, cited)
+        if _neg_signature(body) != _neg_signature(aligned):
+            reason = "negation differs from the cited passage"
+        else:
+            for a, b in _ANTONYMS:
+                for x, y in ((a, b), (b, a)):
+                    if x in body and x not in aligned and y in aligned and y not in body:
+                        reason = f"says {x!r} where the cited passage says {y!r}"
+                        break
+                if reason:
+                    break
+    if reason:
+        return SentenceCheck(text, tuple(markers), UNSUPPORTED, score, reason)
+    if score >= SUPPORT_MIN:
+        return SentenceCheck(text, tuple(markers), SUPPORTED, score, "")
+    if score >= WEAK_MIN:
+        return SentenceCheck(text, tuple(markers), WEAK, score, "partly covered by the cited passage")
+    return SentenceCheck(text, tuple(markers), UNSUPPORTED, score, "not covered by the cited passage")
+
+
+def check_answer(answer: str, passages: Sequence[Passage], experts: Iterable[str] = ()) -> list[SentenceCheck]:
+    experts = list(experts)
+    return [check_sentence(t, m, passages, experts) for t, m in split_answer(answer)]

@@ -1,0 +1,198 @@
+"""The one answer pipeline the CLI, the UI, the eval and the tests all go through.
+
+question (+ history) -> follow-up resolution -> retrieval -> numbered passages ->
+generation (streamed) -> citation parsing -> grounding check -> ``Answer``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .generate import Generator, ModelError, Request, make_generator
+from .grounding import MARKER_RE, check_answer, parse_markers
+from .prompting import refusal, render
+from .retrieve import QuestionError, Retriever
+from .settings import Settings
+from .text import mostly_english
+from .types import Answer, Citation, Passage, Retrieval, Timings
+
+History = Sequence[tuple[str, "Answer | str"]]
+_PRONOUN_RE = re.compile(r"^(那|那么)|他|她|这位|该专家|此人|\b(he|she|his|her)\b", re.IGNORECASE)
+_MORE_RE = re.compile(r"还|其他|另外|别的|else|other", re.IGNORECASE)
+
+
+class Assistant:
+    """Open the index once, load the model once; then ``ask`` or ``stream`` many times."""
+
+    def __init__(self, settings: Settings, generator: Generator | None = None, index: Any = None) -> None:
+        self.settings = settings
+        self._generator = generator
+        self._index = index
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- lazy parts
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                from .embed import make_embedder
+                from .ingest import ingest
+                from .store import Index
+
+                index = self._index or Index(self.settings, make_embedder(self.settings.embedder))
+                if index.manifest is None:  # first use: build the index from seeds/
+                    ingest(index)
+                self._retriever = Retriever(index, self.settings)
+            return self._retriever
+
+    @property
+    def generator(self) -> Generator:
+        with self._lock:
+            if self._generator is None:
+                self._generator = make_generator(self.settings)
+            return self._generator
+
+    @property
+    def model_name(self) -> str:
+        return self.generator.name
+
+    # ---------------------------------------------------------------- follow-ups
+    def resolve(self, question: str, history: History) -> tuple[str, tuple[str, ...], set[str]]:
+        """(search query, speakers to route to, chunk ids to avoid) for a question in a chat."""
+        if not history:
+            return question, (), set()
+        prev_q, prev_a = history[-1]
+        r = self.retriever
+        mention = r.directory.find(question)
+        words = r.tokenizer.words(r.directory.strip_names(question))
+        prev_speakers: tuple[str, ...] = ()
+        avoid: set[str] = set()
+        if isinstance(prev_a, Answer):
+            prev_speakers = tuple(dict.fromkeys(c.passage.speaker for c in prev_a.citations))
+            avoid = {c.passage.id for c in prev_a.citations}
+        prev_mention = r.directory.find(prev_q)
+        prev_speakers = prev_mention.speakers or prev_speakers
+        if mention.speakers and len(words) < 2:
+            # "那王蕴怎么看？": the previous topic, asked of another expert
+            topic = r.directory.strip_names(prev_q)
+            return f"{' '.join(mention.speakers)} {topic}", mention.speakers, set()
+        if not mention.speakers and _PRONOUN_RE.search(question) and prev_speakers:
+            # "他还提到了什么？": the same expert; new passages when asking for more
+            return question, prev_speakers[:1], avoid if _MORE_RE.search(question) else set()
+        return question, (), set()
+
+    # ---------------------------------------------------------------- answering
+    def ask(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Answer:
+        answer = None
+        for piece in self.stream(question, history, speakers):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Yield text pieces as they are generated, then the final ``Answer``.
+
+        Raises QuestionError for a question that cannot be searched (empty, only symbols).
+        """
+        t0 = time.perf_counter()
+        query, routed, avoid = self.resolve(question, history)
+        retrieval = self.retriever.search(query, speakers=tuple(speakers) or routed,
+                                          k=self.settings.k + len(avoid))
+        if avoid:
+            kept = tuple(p for p in retrieval.passages if p.id not in avoid)[: self.settings.k]
+            retrieval = Retrieval(retrieval.question, kept, retrieval.confidence, retrieval.speakers,
+                                  retrieval.across, retrieval.notice)
+        t_retrieval = (time.perf_counter() - t0) * 1000
+        english = mostly_english(question)
+        refuse_text = refusal(self.settings.prompts_dir, english)
+        generator = self.generator
+        if not retrieval.answerable:
+            yield refuse_text
+            yield self._abstain(question, refuse_text, retrieval, generator.name, t_retrieval, t0)
+            return
+        request = self._request(question, retrieval, english, refuse_text)
+        pieces: list[str] = []
+        first = 0.0
+        notice = retrieval.notice
+        model = generator.name
+        try:
+            for piece in generator.stream(request):
+                if not first:
+                    first = (time.perf_counter() - t0) * 1000
+                pieces.append(piece)
+                yield piece
+        except ModelError as e:
+            notice = f"{e}; showing the extractive answer instead"
+            pieces, model = [self._extractive(request)], "extractive (fallback)"
+            yield "\n\n" + pieces[0]
+        text = "".join(pieces).strip()
+        if refuse_text in text or not text:
+            yield self._abstain(question, refuse_text, retrieval, model, t_retrieval, t0, notice)
+            return
+        text = self._drop_bad_markers(text, len(retrieval.passages))
+        if generator.is_llm and not MARKER_RE.search(text):
+            notice = "the model's answer carried no citations; showing the extractive answer instead"
+            text, model = self._extractive(request), f"extractive (fallback from {generator.name})"
+        checks = check_answer(text, retrieval.passages, self.retriever.directory.experts)
+        markers = sorted({m for c in checks for m in c.markers})
+        citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
+        premise = self._premise_notice(question, citations)
+        total = (time.perf_counter() - t0) * 1000
+        yield Answer(question, text, citations, False, model, tuple(checks), retrieval.passages,
+                     Timings(t_retrieval, first or total, total), "；".join(x for x in (notice, premise) if x))
+
+    # ---------------------------------------------------------------- helpers
+    def _request(self, question: str, retrieval: Retrieval, english: bool, refuse_text: str) -> Request:
+        r = self.retriever
+        words = r.tokenizer.words(r.directory.strip_names(retrieval.question))
+        weights = {w: r.idf(w) for w in words}
+        language = "English" if english else "Chinese (简体中文)"
+        system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
+        user = render(self.settings.prompts_dir, "answer.j2", passages=retrieval.passages, question=question)
+        return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                       retrieval.passages, english, {"weights": weights, "across": retrieval.across})
+
+    @staticmethod
+    def _extractive(request: Request) -> str:
+        from .extractive import compose
+        return compose(request)
+
+    @staticmethod
+    def _drop_bad_markers(text: str, n: int) -> str:
+        """Remove citation markers that point at no passage."""
+        def fix(m: re.Match[str]) -> str:
+            _, nums = parse_markers(m.group(0))
+            good = [x for x in nums if 1 <= x <= n]
+            return "".join(f"[{x}]" for x in good)
+        return MARKER_RE.sub(fix, text)
+
+    def _premise_notice(self, question: str, citations: Sequence[Citation]) -> str:
+        """Numbers the question states that the cited passages do not contain."""
+        from .grounding import _numbers
+        if not citations:
+            return ""
+        cited = "\n".join(c.passage.text for c in citations)
+        missing = sorted(_numbers(question) - _numbers(cited))
+        if not missing:
+            return ""
+        return f"提问中的 {', '.join(missing)} 在所引原文中找不到，请以原文为准"
+
+    @staticmethod
+    def _abstain(question: str, text: str, retrieval: Retrieval, model: str, t_retrieval: float, t0: float,
+                 notice: str = "") -> Answer:
+        total = (time.perf_counter() - t0) * 1000
+        return Answer(question, text, (), True, model, (), retrieval.passages,
+                      Timings(t_retrieval, total, total), notice or retrieval.notice)
+
+
+def passages_for(answer: Answer) -> list[Passage]:
+    return [c.passage for c in answer.citations]
+
+
+__all__ = ["Assistant", "QuestionError"]
