@@ -94,9 +94,171 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assistant(args: argparse.Namespace) -> Any:
+    from .pipeline import Assistant
+
+    return Assistant(_settings(args))
+
+
+def _passage_json(p: Any) -> dict[str, Any]:
+    c = p.chunk
+    return {"id": c.id, "speaker": c.speaker, "affiliation": c.affiliation, "title": c.title,
+            "text": c.text, "score": round(p.score, 5)}
+
+
+def _questions(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.questions:
+        return list(iter_jsonl(args.questions))
+    if not args.question:
+        raise UserError("give a question, or --questions FILE.jsonl")
+    return [{"id": "q", "question": " ".join(args.question)}]
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from .retrieve import QuestionError
+
+    retriever = _assistant(args).retriever
+    for q in _questions(args):
+        try:
+            r = retriever.search(q["question"], k=args.k)
+        except QuestionError as e:
+            if args.json:
+                _print_json({"id": q["id"], "question": q["question"], "error": str(e), "passages": []})
+                continue
+            raise UserError(str(e)) from None
+        if args.json:
+            _print_json({"id": q["id"], "question": q["question"], "confidence": r.confidence,
+                         "notice": r.notice, "passages": [_passage_json(p) for p in r.passages]})
+            continue
+        if r.notice:
+            print(f"note: {r.notice}")
+        print(f"confidence {r.confidence:.2f}  routed to: {', '.join(r.speakers) or '-'}"
+              f"{'  (across experts)' if r.across else ''}")
+        for i, p in enumerate(r.passages, 1):
+            print(f"[{i}] {p.score:.4f}  {p.speaker}（{p.chunk.affiliation}）《{p.chunk.title}》")
+            print(f"    {p.text[:160]}{'…' if len(p.text) > 160 else ''}")
+    return 0
+
+
+def _render_answer(a: Any) -> str:
+    lines = [a.text]
+    if a.notice:
+        lines.append(f"（{a.notice}）")
+    for c in a.citations:
+        ch = c.passage.chunk
+        lines.append(f"[{c.marker}] {ch.speaker}（{ch.affiliation}）《{ch.title}》 第{ch.paragraph + 1}段")
+    flagged = [s for s in a.sentences if s.verdict != "supported"]
+    for s in flagged:
+        lines.append(f"  ! {s.verdict}: {s.text[:40]}… ({s.reason})")
+    t = a.timings
+    lines.append(f"— {a.model} · retrieval {t.retrieval_ms:.0f} ms · first token {t.first_token_ms:.0f} ms · "
+                 f"total {t.total_ms:.0f} ms")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .retrieve import QuestionError
+
+    assistant = _assistant(args)
+    for q in _questions(args):
+        try:
+            if args.json:
+                _print_json(assistant.ask(q["question"]).to_json(q["id"]))
+            else:
+                print(_render_answer(assistant.ask(q["question"])))
+        except QuestionError as e:
+            if not args.json:
+                raise UserError(str(e)) from None
+            _print_json({"id": q["id"], "question": q["question"], "error": str(e), "answer": "",
+                         "abstained": True, "model": "", "citations": [], "sentences": [], "timings": {}})
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .retrieve import QuestionError
+    from .types import Answer
+
+    assistant = _assistant(args)
+    history: list[tuple[str, Any]] = []
+    print(f"Ask about the symposium on 新质生产力 (engine: {assistant.model_name}). Empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = input("\n你> ")
+        except EOFError:
+            return 0
+        if not question.strip():
+            return 0
+        try:
+            final = None
+            for piece in assistant.stream(question, history):
+                if isinstance(piece, Answer):
+                    final = piece
+                else:
+                    print(piece, end="", flush=True)
+            print()
+            if final is not None:
+                print("\n".join(_render_answer(final).splitlines()[1:]))
+                history.append((question, final))
+        except QuestionError as e:
+            print(f"error: {e}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .embed import make_embedder
+    from .evaluate import (ANSWER_KEYS, RETRIEVAL_KEYS, TextbookBaseline, evaluate_answers, evaluate_retrieval,
+                           format_table, section_spans)
+    from .ingest import document_paths
+    from .parse import read_document
+
+    if not args.questions:
+        raise UserError("give --questions FILE.jsonl")
+    questions = list(iter_jsonl(args.questions))
+    assistant = _assistant(args)
+    retriever = assistant.retriever
+    k = args.k or assistant.settings.k
+    ours = evaluate_retrieval(questions, lambda q: [(p.speaker, p.text) for p in retriever.search(q, k=k).passages],
+                              k)
+    result: dict[str, Any] = {"retrieval": {"assistant": ours}}
+    if not args.no_baseline:
+        raw = "\n".join(read_document(p) for p in document_paths([], assistant.settings))
+        spans = section_spans(raw, [(c["speaker"], c["title"]) for c in retriever.index.stats()["sections"]])
+        baseline = TextbookBaseline(raw, make_embedder(assistant.settings.embedder), spans)
+        result["retrieval"]["textbook"] = evaluate_retrieval(questions, lambda q: baseline.search(q, k), k)
+    if args.answers:
+        answers = [assistant.ask(q["question"]) for q in questions]
+        result["answers"] = {assistant.model_name: evaluate_answers(questions, answers,
+                                                                    retriever.directory.experts)}
+    if args.json:
+        _print_json(result)
+        return 0
+    print(format_table(f"retrieval (k={k}) on {args.questions}", result["retrieval"], RETRIEVAL_KEYS))
+    if "answers" in result:
+        print()
+        print(format_table(f"answers on {args.questions}", result["answers"], ANSWER_KEYS))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import serve
+
+    return serve(_settings(args), host=args.host, port=args.port, auth=args.auth)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+
+    return run(_settings(args), json_out=args.json, questions=args.questions)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest,
     "stats": cmd_stats,
+    "retrieve": cmd_retrieve,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "eval": cmd_eval,
+    "serve": cmd_serve,
+    "bench": cmd_bench,
 }
 
 
@@ -120,7 +282,50 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="what the index holds")
     p.add_argument("--json", action="store_true")
     _common(p)
+
+    for name, helptext in (("retrieve", "show the passages a question retrieves"),
+                           ("ask", "answer a question with cited sources")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("question", nargs="*")
+        p.add_argument("--questions", help="a JSONL file, one {\"id\", \"question\"} a line")
+        p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
+        p.add_argument("--json", action="store_true", help="one JSON object per question")
+        _common(p)
+        _model(p)
+
+    p = sub.add_parser("chat", help="a streaming chat in the terminal")
+    p.add_argument("--k", type=int)
+    _common(p)
+    _model(p)
+
+    p = sub.add_parser("eval", help="retrieval (and answer) metrics beside the textbook baseline")
+    p.add_argument("--questions", required=True, help="gold questions, JSONL (see tests/gold/README.md)")
+    p.add_argument("--k", type=int)
+    p.add_argument("--answers", action="store_true", help="also answer every question and score the answers")
+    p.add_argument("--no-baseline", action="store_true", help="skip the textbook baseline")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    _model(p)
+
+    p = sub.add_parser("serve", help="the browser chat (Gradio)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", help="USER:PASSWORD required to open the page")
+    p.add_argument("--k", type=int)
+    _common(p)
+    _model(p)
+
+    p = sub.add_parser("bench", help="measure index, retrieval and answer speed on this machine")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--questions", help="questions to time (default: tests/gold/questions.jsonl)")
+    _common(p)
+    _model(p)
     return parser
+
+
+def _model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="extractive | auto | a model folder or .gguf | a cached hub id | openai:NAME")
+    p.add_argument("--base-url", help="OpenAI-compatible server address (or OPENAI_BASE_URL)")
 
 
 def main(argv: list[str] | None = None) -> int:
