@@ -37,6 +37,7 @@ _FRAMING = ("认为", "指出", "提到", "表示", "强调", "谈到", "提出"
 SUPPORTED, WEAK, UNSUPPORTED, UNCITED = "supported", "weak", "unsupported", "uncited"
 SUPPORT_MIN = 0.6
 WEAK_MIN = 0.35
+ORDER_MIN = 0.75
 
 
 def parse_markers(text: str) -> tuple[str, tuple[int, ...]]:
@@ -53,7 +54,7 @@ def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """Answer sentences with their markers; markers after a sentence end belong to that sentence."""
     # Move markers that follow a sentence end in front of it: "…发展。[1]" -> "…发展[1]。"
     ends = re.escape(SENTENCE_END + ".")
-    moved = re.sub(rf"([{ends}])((?:\s*{MARKER_RE.pattern})+)", r"\2\1", text)
+    moved = re.sub(rf"([{ends}][”’」』）)》】\"']*)((?:\s*{MARKER_RE.pattern})+)", r"\2\1", text)
     out = []
     for s, e in sentence_spans(moved):
         piece = moved[s:e]
@@ -82,25 +83,41 @@ def _numbers(s: str) -> set[str]:
     return set(_NUMBER_RE.findall(s))
 
 
-def _negations(s: str) -> set[str]:
-    found = set()
-    rest = s
-    for cue in _NEGATIONS:  # longest first in the tuple; consume so 不是 is not also 不
-        if cue in rest:
-            found.add(cue[0] if cue not in ("并非", "而不是", "从未") else "不")
-            rest = rest.replace(cue, " ")
-    # neutral words that contain a negation character
-    return found
+_NEUTRAL = ("不断", "不仅", "无论", "不少", "非常", "无形", "未来", "非物质", "不可忽视", "不同", "不一样", "别人",
+            "无边", "差别", "特别", "分别", "非洲", "未有", "不了", "不如", "不管", "无数", "并不受")
+_NEG_RE = re.compile("(?:" + "|".join(map(re.escape, _NEGATIONS)) + r")(?:是|再|能|会|要|必|有|曾)?(.{2})")
 
 
-_NEUTRAL = ("不断", "不仅", "无论", "不少", "非常", "无形", "未来", "非物质", "不可忽视", "并不受", "不同", "不一样",
-            "别人", "无边", "差别", "特别", "分别", "非洲", "未有", "毫不", "不了", "不如", "不管")
-
-
-def _neg_signature(s: str) -> int:
+def _negated(s: str) -> set[str]:
+    """The two characters each negation applies to: 不是忽视 -> 忽视, 并非创新 -> 创新."""
     for w in _NEUTRAL:
-        s = s.replace(w, " ")
-    return len(_negations(s))
+        s = s.replace(w, "\u0000" * len(w))
+    return {m.group(1) for m in _NEG_RE.finditer(s) if "\u0000" not in m.group(1)}
+
+
+def _negation_mismatch(body: str, aligned: str) -> str:
+    """A phrase negated on one side and stated plainly on the other."""
+    for phrase in _negated(aligned) - _negated(body):
+        if phrase in body:
+            return phrase
+    for phrase in _negated(body) - _negated(aligned):
+        if phrase in aligned:
+            return phrase
+    return ""
+
+
+def _order_agreement(body: str, aligned: str) -> float:
+    """Share of pairs of shared bigrams that keep their order (1.0 = same order)."""
+    a, b = _content(body), _content(aligned)
+    pos_a = {a[i:i + 2]: i for i in range(len(a) - 1) if a.count(a[i:i + 2]) == 1}
+    pos_b = {b[i:i + 2]: i for i in range(len(b) - 1) if b.count(b[i:i + 2]) == 1}
+    shared = sorted((pos_a[g], pos_b[g]) for g in pos_a.keys() & pos_b.keys())
+    pairs = agree = 0
+    for i in range(len(shared)):
+        for j in range(i + 1, len(shared)):
+            pairs += 1
+            agree += shared[j][1] > shared[i][1]
+    return agree / pairs if pairs >= 6 else 1.0
 
 
 def _best_aligned(sentence: str, passages: Sequence[Passage]) -> str:
@@ -147,12 +164,15 @@ def check_sentence(text: str, markers: Sequence[int], passages: Sequence[Passage
         reason = f"quoted text not found in the cited passage: {bad_quote[0][:20]}"
     else:
         aligned = _best_aligned(body, cited)
-        if _neg_signature(body) != _neg_signature(aligned):
-            reason = "negation differs from the cited passage"
+        flipped = _negation_mismatch(body, aligned)
+        if flipped:
+            reason = f"negation differs from the cited passage (at {flipped!r})"
+        elif _order_agreement(body, aligned) < ORDER_MIN:
+            reason = "the claim's order is reversed against the cited passage"
         else:
             for a, b in _ANTONYMS:
                 for x, y in ((a, b), (b, a)):
-                    if x in body and x not in aligned and y in aligned and y not in body:
+                    if x in body and x not in source and y in aligned and y not in body:
                         reason = f"says {x!r} where the cited passage says {y!r}"
                         break
                 if reason:

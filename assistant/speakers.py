@@ -18,7 +18,7 @@ _ACROSS_RE = re.compile(
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
 _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")
-_ORG_ALIASES = {"北京大学": ("北大",), "南京大学": ("南大",), "中国社会科学院": ("社科院",),
+_ORG_ALIASES = {"北京大学": ("北大", "peking university"), "南京大学": ("南大",), "中国社会科学院": ("社科院",),
                 "国务院发展研究中心": ("国研中心",)}
 
 
@@ -83,6 +83,10 @@ class SpeakerDirectory:
                 org = m.group(0)
                 found.add(org)
                 found.update(_ORG_ALIASES.get(org, ()))
+                if org.endswith("大学"):  # "Nanjing University" for 南京大学
+                    place = "".join(sorted(_pinyin_forms(org[:-2]), key=len)[:1]).replace(" ", "")
+                    if place:
+                        found.add(f"{place} university")
         return found
 
     def find(self, question: str) -> Mention:
@@ -94,7 +98,7 @@ class SpeakerDirectory:
                 named.append(s)
         if not named:
             for org, who in sorted(self._orgs_map.items(), key=lambda kv: -len(kv[0])):
-                if org in compact_q:
+                if org in compact_q or (org.isascii() and f" {org} " in folded):
                     named.extend(w for w in self.experts if w in who and w not in named)
                     break
         return Mention(tuple(named), bool(_ACROSS_RE.search(question)), bool(_EDITORIAL_RE.search(question)))
