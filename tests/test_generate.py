@@ -1,0 +1,167 @@
+"""Generator backends: a tiny transformers model the test builds, and an OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from assistant.generate import ModelError, OpenAIGenerator, Request, TransformersGenerator, make_generator
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+from tests.helpers import SEED
+
+CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer Qwen2 with random weights and a BPE tokenizer trained on the seed."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-qwen")
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(vocab_size=800, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([SEED.read_text(encoding="utf-8")], trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+                         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def _request(question: str = "吕薇认为发展新质生产力的本质是什么？") -> Request:
+    return Request(question, [{"role": "system", "content": "只用资料回答。"},
+                              {"role": "user", "content": question}], ())
+
+
+def test_transformers_streams_tokens_with_the_chat_template(tiny_model) -> None:
+    gen = TransformersGenerator(str(tiny_model), Settings(max_new_tokens=12))
+    ids = gen.prompt_ids(_request().messages)["input_ids"][0].tolist()
+    assert gen.tokenizer.convert_tokens_to_ids("<|im_start|>") in ids  # the model's own template was used
+    pieces = list(gen.stream(_request()))
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    assert gen.name.startswith("transformers:")
+    again = TransformersGenerator(str(tiny_model), Settings())
+    assert again.model is gen.model  # loaded once per process
+
+
+def test_model_that_ignores_citations_falls_back_to_extractive(tiny_model, seed_index) -> None:
+    settings = seed_index.settings.with_overrides(model=str(tiny_model), max_new_tokens=8)
+    a = Assistant(settings, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    assert not a.abstained and a.citations and "extractive (fallback" in a.model
+    assert all(s.verdict == "supported" for s in a.sentences)
+    assert "no citations" in a.notice
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("/no/such/model", "does not exist"),
+    ("/no/such/model.gguf", "does not exist"),
+    ("Qwen/Not-In-Cache-0.5B", "not in the local Hugging Face cache"),
+])
+def test_missing_models_fail_at_once_with_the_cause(spec, message) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError, match=message):
+        TransformersGenerator(spec, Settings())
+    assert time.perf_counter() - t0 < 10
+
+
+def test_folder_that_is_not_a_model(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelError, match="not a model folder"):
+        TransformersGenerator(str(tmp_path), Settings())
+
+
+def test_unknown_backend_lists_choices() -> None:
+    with pytest.raises(ModelError, match="choose from"):
+        make_generator(Settings(), "nonsense")
+
+
+# ----------------------------------------------------------------------------- OpenAI-compatible
+
+
+class _ChatServer(BaseHTTPRequestHandler):
+    reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+    delay = 0.0
+
+    def log_message(self, *args) -> None:  # noqa: D102
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert body["stream"] is True and body["messages"][0]["role"] == "system"
+        time.sleep(self.delay)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for i in range(0, len(self.reply), 4):
+            chunk = {"choices": [{"delta": {"content": self.reply[i:i + 4]}}]}
+            self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture
+def chat_server():  # type: ignore[no-untyped-def]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_openai_compatible_streaming_and_citations(chat_server, seed_index) -> None:
+    settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
+    assistant = Assistant(settings, index=seed_index)
+    parts = list(assistant.stream("吕薇认为发展新质生产力的本质是什么？"))
+    assert len(parts) > 3  # streamed in pieces
+    answer = parts[-1]
+    assert answer.model == "openai:tiny" and answer.citations[0].passage.speaker == "吕薇"
+    assert answer.sentences[0].verdict == "supported"
+
+
+def test_openai_server_down_gives_the_extractive_answer(seed_index) -> None:
+    settings = seed_index.settings.with_overrides(model="openai:tiny", base_url="http://127.0.0.1:9/v1")
+    a = Assistant(settings, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    assert "cannot reach" in a.notice and a.citations and a.model == "extractive (fallback)"
+
+
+def test_openai_server_that_stalls_is_bounded(chat_server) -> None:
+    _ChatServer.delay = 3.0
+    try:
+        gen = OpenAIGenerator("tiny", Settings(base_url=chat_server, request_timeout=1.0))
+        t0 = time.perf_counter()
+        with pytest.raises(ModelError, match="did not answer"):
+            list(gen.stream(_request()))
+        assert time.perf_counter() - t0 < 3.0
+    finally:
+        _ChatServer.delay = 0.0
+
+
+def test_openai_needs_a_base_url() -> None:
+    with pytest.raises(ModelError, match="base-url"):
+        OpenAIGenerator("tiny", Settings(base_url=""))
+
+
+@pytest.mark.slow
+def test_real_model_when_present(seed_index) -> None:
+    """Qwen2.5-Coder-1.5B-Instruct from ../shared/tools/real-model.sh (slow: ~100 s load, ~1 token/s)."""
+    path = Path.home() / ".cache" / "real-model" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    if not path.is_file():
+        pytest.skip("no real model; assemble it with ../shared/tools/real-model.sh")
+    settings = seed_index.settings.with_overrides(model=str(path), max_new_tokens=96)
+    a = Assistant(settings, index=seed_index).ask("数字经济时代新质生产力的核心价值可以归结为一个什么公式？")
+    assert a.citations or a.abstained
