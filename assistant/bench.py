@@ -1,0 +1,146 @@
+"""`assistant bench`: the figures users choose tools by, measured the same way each time.
+
+Index cold build and reopen, retrieval p50/p95 (warm), extractive answers p50/p95,
+pipeline overhead over a bare ``model.generate`` with a tiny model, time to first
+token, serving RSS without an LLM, and the prompt size an LLM would receive.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .settings import PROJECT_ROOT, Settings
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def _questions(path: str | None) -> list[str]:
+    p = Path(path) if path else PROJECT_ROOT / "tests" / "gold" / "questions.jsonl"
+    return [json.loads(line)["question"] for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _tiny_model(folder: Path) -> Path:
+    """A 2-layer Qwen2 with random weights and a byte-level BPE tokenizer (as the tests build)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    seeds = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([s.read_text(encoding="utf-8") for s in seeds], trainers.BpeTrainer(
+        vocab_size=2000, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+                          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
+                                 eos_token_id=10**6, pad_token_id=fast.pad_token_id)).save_pretrained(folder)
+    return folder
+
+
+def measure(settings: Settings, questions: list[str]) -> dict[str, Any]:
+    from .embed import make_embedder
+    from .ingest import ingest
+    from .pipeline import Assistant
+    from .store import Index
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        s = settings.with_overrides(index_dir=Path(tmp) / "index", chroma="embedded", model="extractive")
+        embedder = make_embedder(s.embedder)
+        t0 = time.perf_counter()
+        ingest(Index(s, embedder))
+        out["index_build_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        index = Index(s, make_embedder(s.embedder))
+        assistant = Assistant(s, index=index)
+        assistant.retriever  # noqa: B018  (reopen: read chunks, build BM25; no embedding)
+        out["index_reopen_s"] = round(time.perf_counter() - t0, 2)
+        r = assistant.retriever
+        for q in questions[:3]:
+            r.search(q)  # warm-up
+        lat = []
+        for q in questions:
+            t0 = time.perf_counter()
+            r.search(q)
+            lat.append((time.perf_counter() - t0) * 1000)
+        out["retrieval_p50_ms"], out["retrieval_p95_ms"] = round(_pct(lat, 50), 1), round(_pct(lat, 95), 1)
+        lat = []
+        for q in questions:
+            t0 = time.perf_counter()
+            assistant.ask(q)
+            lat.append((time.perf_counter() - t0) * 1000)
+        out["answer_p50_ms"], out["answer_p95_ms"] = round(_pct(lat, 50), 1), round(_pct(lat, 95), 1)
+        out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+        # prompt size at the default k, in tokens of a Qwen-style byte-level BPE trained on the seed
+        from .generate import TransformersGenerator
+        model_dir = _tiny_model(Path(tmp) / "tiny")
+        gen = TransformersGenerator(str(model_dir), s.with_overrides(max_new_tokens=32))
+        sizes = []
+        for q in questions:
+            ret = r.search(q)
+            if ret.answerable:
+                sizes.append(int(gen.prompt_ids(assistant._request(q, ret, False, "x").messages)["input_ids"].shape[1]))
+        out["prompt_tokens"] = int(statistics.median(sizes))
+        out["prompt_tokens_max"] = max(sizes)
+
+        # pipeline over bare generate, same prompt, same tokens
+        import torch
+        llm = Assistant(s.with_overrides(model=str(model_dir), max_new_tokens=32), generator=gen, index=index)
+        llm._retriever = r
+        q = questions[0]
+        inputs = gen.prompt_ids(llm._request(q, r.search(q), False, "x").messages)
+        bare, pipe, ttft = [], [], []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                gen.model.generate(**inputs, max_new_tokens=32, min_new_tokens=32, do_sample=False,
+                                   pad_token_id=gen.tokenizer.pad_token_id)
+            bare.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            first = None
+            for piece in gen.stream(llm._request(q, r.search(q), False, "x")):
+                first = first or time.perf_counter() - t0
+            pipe.append(time.perf_counter() - t0)
+            ttft.append((first or 0) * 1000)
+        out["generate_overhead_ratio"] = round(statistics.median(pipe) / statistics.median(bare), 3)
+        out["ttft_ms"] = round(statistics.median(ttft), 1)
+    return out
+
+
+TARGETS = {"retrieval_p50_ms": ("<", 100), "answer_p50_ms": ("<", 500), "index_reopen_s": ("<", 3),
+           "generate_overhead_ratio": ("<", 1.05), "prompt_tokens": ("<=", 1200)}
+
+
+def run(settings: Settings, json_out: bool = False, questions: str | None = None) -> int:
+    qs = _questions(questions)
+    figures = measure(settings, qs)
+    figures["questions"] = len(qs)
+    if json_out:
+        print(json.dumps(figures, ensure_ascii=False))
+        return 0
+    print(f"{'measure':<26}{'value':>12}  target")
+    for key, value in figures.items():
+        target = TARGETS.get(key)
+        mark = ""
+        if target:
+            op, limit = target
+            ok = value < limit if op == "<" else value <= limit
+            mark = f"{op} {limit}  {'ok' if ok else 'MISSED'}"
+        print(f"{key:<26}{value:>12}  {mark}")
+    return 0
