@@ -114,7 +114,7 @@ def measure(settings: Settings, questions: list[str]) -> dict[str, Any]:
             bare.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             first = None
-            for piece in gen.stream(llm._request(q, r.search(q), False, "x")):
+            for _piece in gen.stream(llm._request(q, r.search(q), False, "x")):
                 first = first or time.perf_counter() - t0
             pipe.append(time.perf_counter() - t0)
             ttft.append((first or 0) * 1000)

@@ -205,8 +205,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .embed import make_embedder
-    from .evaluate import (ANSWER_KEYS, RETRIEVAL_KEYS, TextbookBaseline, evaluate_answers, evaluate_retrieval,
-                           format_table, section_spans)
+    from .evaluate import (
+        ANSWER_KEYS,
+        RETRIEVAL_KEYS,
+        TextbookBaseline,
+        evaluate_answers,
+        evaluate_retrieval,
+        format_table,
+        section_spans,
+    )
     from .ingest import document_paths
     from .parse import read_document
 

@@ -18,7 +18,7 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .text import mostly_english
-from .types import Answer, Citation, Passage, Retrieval, Timings
+from .types import Answer, Citation, Retrieval, Timings
 
 History = Sequence[tuple[str, "Answer | str"]]
 _PRONOUN_RE = re.compile(r"^(那|那么)|他|她|这位|该专家|此人|\b(he|she|his|her)\b", re.IGNORECASE)
@@ -189,10 +189,6 @@ class Assistant:
         total = (time.perf_counter() - t0) * 1000
         return Answer(question, text, (), True, model, (), retrieval.passages,
                       Timings(t_retrieval, total, total), notice or retrieval.notice)
-
-
-def passages_for(answer: Answer) -> list[Passage]:
-    return [c.passage for c in answer.citations]
 
 
 __all__ = ["Assistant", "QuestionError"]

@@ -35,7 +35,8 @@ def check_question(question: str, max_chars: int) -> tuple[str, str]:
         raise QuestionError("the question must be text")
     q = clean_question(question)
     if not q:
-        raise QuestionError("the question is empty: ask something about the symposium, e.g. 吕薇认为发展新质生产力的本质是什么？")
+        raise QuestionError("the question is empty: ask something about the symposium, "
+                            "e.g. 吕薇认为发展新质生产力的本质是什么？")
     if not has_content(q):
         raise QuestionError("the question has no words (only punctuation or symbols): ask it in Chinese or English")
     notice = ""
