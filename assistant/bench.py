@@ -23,13 +23,25 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def _p50_p95(fn: Any, questions: list[str]) -> tuple[float, float]:
+    """Median and 95th-percentile latency in ms of ``fn(q)`` over the questions."""
+    lat = []
+    for q in questions:
+        t0 = time.perf_counter()
+        fn(q)
+        lat.append((time.perf_counter() - t0) * 1000)
+    return round(_pct(lat, 50), 1), round(_pct(lat, 95), 1)
+
+
 def _questions(path: str | None) -> list[str]:
     p = Path(path) if path else PROJECT_ROOT / "tests" / "gold" / "questions.jsonl"
     return [json.loads(line)["question"] for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _tiny_model(folder: Path) -> Path:
-    """A 2-layer Qwen2 with random weights and a byte-level BPE tokenizer (as the tests build)."""
+def build_tiny_model(folder: Path, vocab_size: int = 2000, hidden_size: int = 64,
+                     stop_at_eos: bool = False) -> Path:
+    """A 2-layer Qwen2 with random weights and a byte-level BPE tokenizer trained on the seeds,
+    with a ChatML template. Used by the benchmark and the tests; never downloaded."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -39,16 +51,19 @@ def _tiny_model(folder: Path) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator([s.read_text(encoding="utf-8") for s in seeds], trainers.BpeTrainer(
-        vocab_size=2000, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     fast.chat_template = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
                           "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
     fast.save_pretrained(folder)
     torch.manual_seed(0)
-    Qwen2ForCausalLM(Qwen2Config(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
-                                 eos_token_id=10**6, pad_token_id=fast.pad_token_id)).save_pretrained(folder)
+    # the benchmark never stops at EOS so that every run generates the same number of tokens
+    eos = fast.eos_token_id if stop_at_eos else 10**6
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=len(fast), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                                 num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                 max_position_embeddings=8192, eos_token_id=eos,
+                                 pad_token_id=fast.pad_token_id)).save_pretrained(folder)
     return folder
 
 
@@ -73,23 +88,13 @@ def measure(settings: Settings, questions: list[str]) -> dict[str, Any]:
         r = assistant.retriever
         for q in questions[:3]:
             r.search(q)  # warm-up
-        lat = []
-        for q in questions:
-            t0 = time.perf_counter()
-            r.search(q)
-            lat.append((time.perf_counter() - t0) * 1000)
-        out["retrieval_p50_ms"], out["retrieval_p95_ms"] = round(_pct(lat, 50), 1), round(_pct(lat, 95), 1)
-        lat = []
-        for q in questions:
-            t0 = time.perf_counter()
-            assistant.ask(q)
-            lat.append((time.perf_counter() - t0) * 1000)
-        out["answer_p50_ms"], out["answer_p95_ms"] = round(_pct(lat, 50), 1), round(_pct(lat, 95), 1)
+        out["retrieval_p50_ms"], out["retrieval_p95_ms"] = _p50_p95(r.search, questions)
+        out["answer_p50_ms"], out["answer_p95_ms"] = _p50_p95(assistant.ask, questions)
         out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
         # prompt size at the default k, in tokens of a Qwen-style byte-level BPE trained on the seed
         from .generate import TransformersGenerator
-        model_dir = _tiny_model(Path(tmp) / "tiny")
+        model_dir = build_tiny_model(Path(tmp) / "tiny")
         gen = TransformersGenerator(str(model_dir), s.with_overrides(max_new_tokens=32))
         sizes = []
         for q in questions:

@@ -31,6 +31,7 @@ def render(folder: Path, name: str, **values: Any) -> str:
         raise PromptError(f"prompt template {name!r}: {e}") from None
 
 
+@lru_cache(maxsize=16)
 def text(folder: Path, name: str) -> str:
     path = Path(folder) / name
     if not path.is_file():

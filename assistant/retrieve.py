@@ -70,7 +70,7 @@ class Retriever:
         q, notice = check_question(question, self.settings.max_question_chars)
         mention = self.directory.find(q)
         allowed = tuple(s for s in speakers if s in self.directory.speakers) or mention.speakers
-        query = self.directory.chinese_names(q)
+        query = self.directory.chinese_names(q, mention)
         pool = [n for n, c in enumerate(self.chunks) if not allowed or c.speaker in allowed]
 
         dense_hits = self.index.dense_search(

@@ -117,8 +117,7 @@ class SpeakerDirectory:
                 folded = re.sub(rf"\b{re.escape(form)}\b", " ", folded)
         return folded if folded != _fold(out) else out
 
-    def chinese_names(self, question: str) -> str:
-        """The question with pinyin names replaced by the Chinese names (for lexical search)."""
-        mention = self.find(question)
+    def chinese_names(self, question: str, mention: Mention) -> str:
+        """The question with the Chinese names of experts it names in pinyin added (for lexical search)."""
         extra = " ".join(s for s in mention.speakers if s not in question)
         return f"{question} {extra}".strip()

@@ -9,7 +9,6 @@ import unicodedata
 SENTENCE_END = "。！？；!?;"
 _CLOSERS = "”’」』）)》】\"'"
 _SENT_RE = re.compile(rf"[^{re.escape(SENTENCE_END)}\n]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(_CLOSERS)}]*|\n|$)")
-_ENGLISH_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[“\"])")
 
 
 def is_cjk(ch: str) -> bool:
@@ -43,26 +42,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of Chinese or English text (English split on . ! ? + space)."""
-    out = []
-    for s, e in sentence_spans(text):
-        out.extend(p for p in _ENGLISH_END_RE.split(text[s:e]) if p.strip())
-    return out
-
-
 def compact(s: str) -> str:
     """Remove all whitespace (how the gold evidence is compared)."""
     return re.sub(r"\s+", "", s)
-
-
-def normalize_digits(s: str) -> str:
-    """Full-width digits and punctuation to ASCII (NFKC), whitespace removed."""
-    return compact(unicodedata.normalize("NFKC", s))
-
-
-def has_control_chars(s: str) -> bool:
-    return any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in s)
 
 
 def clean_question(q: str) -> str:

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import Settings
-
 from tests.helpers import SEED
-
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

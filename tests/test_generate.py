@@ -10,39 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from assistant.bench import build_tiny_model
 from assistant.generate import ModelError, OpenAIGenerator, Request, TransformersGenerator, make_generator
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from tests.helpers import SEED
-
-CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer Qwen2 with random weights and a BPE tokenizer trained on the seed."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-qwen")
-    tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(vocab_size=800, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([SEED.read_text(encoding="utf-8")], trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-                         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
-    Qwen2ForCausalLM(config).save_pretrained(folder)
-    return folder
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen"), vocab_size=800, hidden_size=32, stop_at_eos=True)
 
 
 def _request(question: str = "吕薇认为发展新质生产力的本质是什么？") -> Request:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from assistant.grounding import check_answer, check_sentence, split_answer
 from assistant.types import Chunk, Passage
 

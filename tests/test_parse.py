@@ -10,7 +10,6 @@ from assistant.chunk import chunk_section, chunk_sections
 from assistant.parse import InputError, parse_file, parse_text, read_document
 from assistant.text import compact, sentence_spans
 from assistant.types import UNKNOWN_SPEAKER
-
 from tests.helpers import DATA, SEED, SPEAKERS
 
 
