@@ -67,7 +67,7 @@ def build_tiny_model(folder: Path, vocab_size: int = 2000, hidden_size: int = 64
     return folder
 
 
-def measure(settings: Settings, questions: list[str]) -> dict[str, Any]:
+def measure(settings: Settings, questions: list[str], tokenizer: str | None = None) -> dict[str, Any]:
     from .embed import make_embedder
     from .ingest import ingest
     from .pipeline import Assistant
@@ -92,39 +92,73 @@ def measure(settings: Settings, questions: list[str]) -> dict[str, Any]:
         out["answer_p50_ms"], out["answer_p95_ms"] = _p50_p95(assistant.ask, questions)
         out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
-        # prompt size at the default k, in tokens of a Qwen-style byte-level BPE trained on the seed
-        from .generate import TransformersGenerator
-        model_dir = build_tiny_model(Path(tmp) / "tiny")
-        gen = TransformersGenerator(str(model_dir), s.with_overrides(max_new_tokens=32))
-        sizes = []
-        for q in questions:
-            ret = r.search(q)
-            if ret.answerable:
-                sizes.append(int(gen.prompt_ids(assistant._request(q, ret, False, "x").messages)["input_ids"].shape[1]))
-        out["prompt_tokens"] = int(statistics.median(sizes))
-        out["prompt_tokens_max"] = max(sizes)
+        out.update(_llm_figures(settings, s, index, r, questions, Path(tmp), tokenizer))
+    return out
 
-        # pipeline over bare generate, same prompt, same tokens
-        import torch
-        llm = Assistant(s.with_overrides(model=str(model_dir), max_new_tokens=32), generator=gen, index=index)
-        llm._retriever = r
-        q = questions[0]
-        inputs = gen.prompt_ids(llm._request(q, r.search(q), False, "x").messages)
-        bare, pipe, ttft = [], [], []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                gen.model.generate(**inputs, max_new_tokens=32, min_new_tokens=32, do_sample=False,
-                                   pad_token_id=gen.tokenizer.pad_token_id)
-            bare.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            first = None
-            for _piece in gen.stream(llm._request(q, r.search(q), False, "x")):
-                first = first or time.perf_counter() - t0
-            pipe.append(time.perf_counter() - t0)
-            ttft.append((first or 0) * 1000)
-        out["generate_overhead_ratio"] = round(statistics.median(pipe) / statistics.median(bare), 3)
-        out["ttft_ms"] = round(statistics.median(ttft), 1)
+
+def load_tokenizer(spec: str) -> Any:
+    """A tokenizer from a model folder or a .gguf file (read offline)."""
+    from transformers import AutoTokenizer
+
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+def _llm_figures(settings: Settings, s: Settings, index: Any, retriever: Any, questions: list[str],
+                 tmp: Path, tokenizer: str | None = None) -> dict[str, Any]:
+    """Prompt size, pipeline overhead and time to first token, with the configured transformers
+    model (``--model FOLDER|FILE.gguf``) or, by default, a tiny random Qwen2 built here."""
+    import torch
+
+    from .generate import TransformersGenerator
+    from .pipeline import Assistant
+
+    real = settings.model not in ("auto", "extractive", "") and not settings.model.startswith("openai:")
+    new_tokens = 16 if real else 32
+    spec = settings.model if real else str(build_tiny_model(tmp / "tiny"))
+    gen = TransformersGenerator(spec, s.with_overrides(max_new_tokens=new_tokens))
+    llm = Assistant(s.with_overrides(model=spec, max_new_tokens=new_tokens), generator=gen, index=index)
+    llm._retriever = retriever
+    out: dict[str, Any] = {"llm": gen.name}
+
+    # prompt size at the default k, in the model's own tokens, or those of the tokenizer given
+    count = gen.tokenizer
+    out["prompt_tokenizer"] = gen.name if real else "tiny test tokenizer (2,000 tokens, trained on the seed)"
+    if tokenizer:
+        count = load_tokenizer(tokenizer)
+        out["prompt_tokenizer"] = Path(tokenizer).name
+    sizes = []
+    for q in questions:
+        ret = retriever.search(q)
+        if ret.answerable:
+            messages = llm.request(q, ret).messages
+            sizes.append(len(count(count.apply_chat_template(messages, tokenize=False, add_generation_prompt=True),
+                                   add_special_tokens=False)["input_ids"]))
+    out["prompt_tokens"] = int(statistics.median(sizes))
+    out["prompt_tokens_max"] = max(sizes)
+
+    # the whole pipeline (retrieval, prompt, streamed generation, citations, grounding) against a
+    # bare greedy model.generate on the same prompt: same prompt, greedy, so the same tokens
+    q = questions[0]
+    inputs = gen.prompt_ids(llm.request(q, retriever.search(q)).messages)
+    bare, pipe, ttft = [], [], []
+    for _ in range(2 if real else 5):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            gen.model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False,
+                               pad_token_id=gen.tokenizer.pad_token_id or gen.tokenizer.eos_token_id)
+        bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        answer = llm.ask(q)
+        pipe.append(time.perf_counter() - t0)
+        ttft.append(answer.timings.first_token_ms)
+    out["bare_generate_ms"] = round(statistics.median(bare) * 1000, 1)
+    out["pipeline_ms"] = round(statistics.median(pipe) * 1000, 1)
+    out["generate_overhead_ms"] = round(out["pipeline_ms"] - out["bare_generate_ms"], 1)
+    out["generate_overhead_ratio"] = round(statistics.median(pipe) / statistics.median(bare), 3)
+    out["ttft_ms"] = round(statistics.median(ttft), 1)
     return out
 
 
@@ -132,9 +166,10 @@ TARGETS = {"retrieval_p50_ms": ("<", 100), "answer_p50_ms": ("<", 500), "index_r
            "generate_overhead_ratio": ("<", 1.05), "prompt_tokens": ("<=", 1200)}
 
 
-def run(settings: Settings, json_out: bool = False, questions: str | None = None) -> int:
+def run(settings: Settings, json_out: bool = False, questions: str | None = None,
+        tokenizer: str | None = None) -> int:
     qs = _questions(questions)
-    figures = measure(settings, qs)
+    figures = measure(settings, qs, tokenizer)
     figures["questions"] = len(qs)
     if json_out:
         print(json.dumps(figures, ensure_ascii=False))

@@ -232,7 +232,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         baseline = TextbookBaseline(raw, make_embedder(assistant.settings.embedder), spans)
         result["retrieval"]["textbook"] = evaluate_retrieval(questions, lambda q: baseline.search(q, k), k)
     if args.answers:
-        answers = [assistant.ask(q["question"]) for q in questions]
+        answers = []
+        save = open(args.save_answers, "w", encoding="utf-8") if args.save_answers else None  # noqa: SIM115
+        try:
+            for n, q in enumerate(questions, 1):
+                answers.append(assistant.ask(q["question"]))
+                if save:  # one line per answer as soon as it exists: a slow model's run is kept as it goes
+                    save.write(json.dumps(answers[-1].to_json(q.get("id", str(n))), ensure_ascii=False) + "\n")
+                    save.flush()
+                if assistant.generator.is_llm:
+                    print(f"[{n}/{len(questions)}] {answers[-1].timings.total_ms / 1000:.1f} s", file=sys.stderr)
+        finally:
+            if save:
+                save.close()
         result["answers"] = {assistant.model_name: evaluate_answers(questions, answers,
                                                                     retriever.directory.experts)}
     if args.json:
@@ -254,7 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run
 
-    return run(_settings(args), json_out=args.json, questions=args.questions)
+    return run(_settings(args), json_out=args.json, questions=args.questions, tokenizer=args.tokenizer)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -310,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int)
     p.add_argument("--answers", action="store_true", help="also answer every question and score the answers")
     p.add_argument("--no-baseline", action="store_true", help="skip the textbook baseline")
+    p.add_argument("--save-answers", metavar="FILE", help="with --answers: write each answer as a JSON line")
     p.add_argument("--json", action="store_true")
     _common(p)
     _model(p)
@@ -325,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure index, retrieval and answer speed on this machine")
     p.add_argument("--json", action="store_true")
     p.add_argument("--questions", help="questions to time (default: tests/gold/questions.jsonl)")
+    p.add_argument("--tokenizer", help="count prompt tokens with this model folder's or .gguf file's tokenizer")
     _common(p)
     _model(p)
     return parser

@@ -7,17 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .generate import Request
-from .text import sentence_spans
+from .text import sentence_spans, weighted_overlap as _score
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
 
 MAX_SENTENCES = 5
 PER_PASSAGE = 2
 MAX_PASSAGES = 4
-
-
-def _score(sentence: str, weights: dict[str, float]) -> float:
-    low = sentence.lower()
-    return sum(w for word, w in weights.items() if word in low)
 
 
 def compose(request: Request) -> str:

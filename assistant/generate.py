@@ -37,6 +37,7 @@ class Request:
     passages: tuple[Passage, ...]
     english: bool = False
     hints: dict[str, Any] = field(default_factory=dict)
+    refusal: str = ""  # the one sentence that means "the passages do not answer"
 
 
 class Generator(Protocol):

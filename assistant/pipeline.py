@@ -17,11 +17,12 @@ from .grounding import MARKER_RE, check_answer, parse_markers
 from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
-from .text import mostly_english
+from .text import excerpt, mostly_english, other_language
 from .types import Answer, Citation, Retrieval, Timings
 
 History = Sequence[tuple[str, "Answer | str"]]
 _PRONOUN_RE = re.compile(r"^(那|那么)|他|她|这位|该专家|此人|\b(he|she|his|her)\b", re.IGNORECASE)
+LANGUAGE_NOTICE = "the document is in Chinese; answers are given in Chinese or English, so check the cited passages"
 _MORE_RE = re.compile(r"还|其他|另外|别的|else|other", re.IGNORECASE)
 
 
@@ -109,14 +110,13 @@ class Assistant:
             retrieval = Retrieval(retrieval.question, kept, retrieval.confidence, retrieval.speakers,
                                   retrieval.across, retrieval.notice)
         t_retrieval = (time.perf_counter() - t0) * 1000
-        english = mostly_english(question)
-        refuse_text = refusal(self.settings.prompts_dir, english)
         generator = self.generator
+        request = self.request(question, retrieval)
+        refuse_text = request.refusal
         if not retrieval.answerable:
             yield refuse_text
             yield self._abstain(question, refuse_text, retrieval, generator.name, t_retrieval, t0)
             return
-        request = self._request(question, retrieval, english, refuse_text)
         pieces: list[str] = []
         first = 0.0
         notice = retrieval.notice
@@ -144,19 +144,28 @@ class Assistant:
         citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
         premise = self._premise_notice(question, citations)
         total = (time.perf_counter() - t0) * 1000
+        language = LANGUAGE_NOTICE if other_language(question) else ""
         yield Answer(question, text, citations, False, model, tuple(checks), retrieval.passages,
-                     Timings(t_retrieval, first or total, total), "；".join(x for x in (notice, premise) if x))
+                     Timings(t_retrieval, first or total, total),
+                     "；".join(x for x in (notice, premise, language) if x))
 
     # ---------------------------------------------------------------- helpers
-    def _request(self, question: str, retrieval: Retrieval, english: bool, refuse_text: str) -> Request:
+    def request(self, question: str, retrieval: Retrieval) -> Request:
+        """The messages an LLM gets for ``question``: the rules, then each passage's speaker,
+        affiliation, title and best sentences (``settings.passage_chars`` characters at most)."""
+        english = mostly_english(question)
+        refuse_text = refusal(self.settings.prompts_dir, english)
         r = self.retriever
         words = r.tokenizer.words(r.directory.strip_names(retrieval.question))
         weights = {w: r.idf(w) for w in words}
         language = "English" if english else "Chinese (简体中文)"
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
-        user = render(self.settings.prompts_dir, "answer.j2", passages=retrieval.passages, question=question)
+        budget = self.settings.passage_chars
+        shown = [(p, excerpt(p.text, weights, budget)) for p in retrieval.passages]
+        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
-                       retrieval.passages, english, {"weights": weights, "across": retrieval.across})
+                       retrieval.passages, english, {"weights": weights, "across": retrieval.across},
+                       refuse_text)
 
     @staticmethod
     def _extractive(request: Request) -> str:

@@ -43,6 +43,9 @@ class Settings:
     lexical_weight: float = 1.0
     max_question_chars: int = 2000
     max_new_tokens: int = 512
+    # the most characters of each passage an LLM is shown (its best sentences; 0 = whole passage).
+    # 260 keeps the default prompt under 1,200 Qwen tokens, since prefill dominates CPU latency.
+    passage_chars: int = 260
     history_turns: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -62,3 +62,52 @@ def mostly_english(q: str) -> bool:
     letters = sum(c.isascii() and c.isalpha() for c in q)
     cjk = sum(is_cjk(c) for c in q)
     return letters > 3 * cjk and letters >= 3
+
+
+def other_language(q: str) -> bool:
+    """True if the question has more letters of another script (kana, hangul, Cyrillic, accented
+    Latin, ...) than Chinese characters: the answer will still be in Chinese or English."""
+    if any("\u3040" <= c <= "\u30ff" or "\uac00" <= c <= "\ud7af" for c in q):  # kana, hangul
+        return True
+    other = sum(c.isalpha() and not c.isascii() and not is_cjk(c) for c in q)
+    return other > sum(is_cjk(c) for c in q) and other >= 2
+
+
+def weighted_overlap(sentence: str, weights: dict[str, float]) -> float:
+    """Sum of the weights of the question words found in ``sentence`` (case-insensitive)."""
+    low = sentence.lower()
+    return sum(w for word, w in weights.items() if word in low)
+
+
+GAP = "……"
+
+
+def excerpt(text: str, weights: dict[str, float], budget: int) -> str:
+    """The sentences of ``text`` that best match the question, in their original order, within
+    ``budget`` characters; omitted stretches become "……". ``budget <= 0`` keeps the whole text.
+
+    Every kept sentence is verbatim, so a sentence cited from the excerpt is in the passage; the
+    best sentence is kept even when it alone is longer than the budget."""
+    if budget <= 0 or len(text) <= budget:
+        return text
+    spans = sentence_spans(text) or [(0, len(text))]
+    ranked = sorted(range(len(spans)), key=lambda i: (-weighted_overlap(text[slice(*spans[i])], weights), i))
+    keep: list[int] = []
+    used = 0
+    for i in ranked:
+        a, b = spans[i]
+        if used + (b - a) <= budget or not keep:
+            keep.append(i)
+            used += b - a
+    keep.sort()
+    parts: list[str] = []
+    end = 0
+    for i in keep:
+        a, b = spans[i]
+        if a > end and text[end:a].strip():
+            parts.append(GAP)
+        parts.append(text[a:b])
+        end = b
+    if text[end:].strip():
+        parts.append(GAP)
+    return "".join(parts).strip()

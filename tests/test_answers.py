@@ -84,3 +84,47 @@ def test_html_question_is_answered_safely(assistant) -> None:
 def test_empty_questions_raise_a_clear_error(assistant, q) -> None:
     with pytest.raises(QuestionError):
         assistant.ask(q)
+
+
+def test_excerpt_keeps_the_best_sentences_verbatim_within_the_budget() -> None:
+    from assistant.text import GAP, excerpt
+
+    text = "第一句讲背景情况。第二句讲人才培养的重要性。第三句讲产业升级。第四句讲国际合作与开放。"
+    assert excerpt(text, {"人才": 3.0}, 0) == text and excerpt(text, {}, len(text)) == text
+    short = excerpt(text, {"人才": 3.0, "产业": 1.0}, 24)
+    assert short == GAP + "第二句讲人才培养的重要性。第三句讲产业升级。" + GAP
+    assert all(part in text for part in short.split(GAP) if part)
+    # the best sentence survives even when it alone is longer than the budget
+    assert excerpt(text, {"国际": 1.0}, 5) == GAP + "第四句讲国际合作与开放。"
+
+
+def test_llm_prompt_shows_each_passage_within_its_budget(assistant) -> None:
+    from assistant.text import GAP, compact
+
+    budget = assistant.settings.passage_chars
+    q = "吕薇认为发展新质生产力的本质是什么？"
+    retrieval = assistant.retriever.search(q)
+    request = assistant.request(q, retrieval)
+    user = request.messages[1]["content"]
+    blocks = user.split("\n[")[1:]
+    assert len(blocks) == len(retrieval.passages)
+    for block, p in zip(blocks, retrieval.passages, strict=True):
+        head, body = block.split("\n", 1)
+        assert p.speaker in head and p.chunk.title in head
+        shown = body.split("\n\nQuestion:")[0].strip()
+        assert len(shown.replace(GAP, "")) <= max(budget, max(map(len, p.text.split("。"))) + 1)
+        assert all(compact(part) in compact(p.text) for part in shown.split(GAP) if part.strip())
+    assert "发展新质生产力的本质就是转变发展方式" in compact(user)  # the evidence is not cut
+
+
+@pytest.mark.parametrize(("q", "other_script"), [
+    ("新质生产力とは何ですか？", True), ("새로운 질적 생산력이란 무엇입니까?", True),
+    ("Что такое новые качественные производительные силы?", True),
+    ("Qu'est-ce que la nouvelle force productive de qualité ?", False)])  # Latin script: treated as English
+def test_other_languages_get_a_safe_reply(assistant, q, other_script) -> None:
+    from assistant.pipeline import LANGUAGE_NOTICE
+
+    a = assistant.ask(q)
+    assert a.text.strip()
+    assert a.abstained or (a.citations and all(s.markers for s in a.sentences))
+    assert a.abstained or (LANGUAGE_NOTICE in a.notice) == other_script
