@@ -21,6 +21,30 @@ def stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip())
 
 
+@lru_cache(maxsize=1)
+def _glossary() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    text = resources.files("assistant.resources").joinpath("glossary.tsv").read_text(encoding="utf-8")
+    entries = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        english, chinese = line.split("\t", 1)
+        stem = re.escape(english.strip().rstrip("*")).replace(r"\ ", r"[\s-]+")
+        tail = r"\w*" if english.strip().endswith("*") else r"s?"
+        entries.append((re.compile(rf"\b{stem}{tail}\b", re.IGNORECASE), tuple(chinese.split())))
+    return tuple(entries)
+
+
+def glossary_terms(question: str) -> list[str]:
+    """The document's Chinese terms for the English domain terms of a question (resources/glossary.tsv),
+    so that BM25 over the Chinese text has something to match in an English question."""
+    out: list[str] = []
+    for pattern, chinese in _glossary():
+        if pattern.search(question):
+            out.extend(t for t in chinese if t not in out)
+    return out
+
+
 class Tokenizer:
     """jieba in search mode with a user dictionary; punctuation and stop words dropped."""
 

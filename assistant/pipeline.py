@@ -133,11 +133,14 @@ class Assistant:
             yield "\n\n" + pieces[0]
         text = "".join(pieces).strip()
         if refuse_text in text or not text:
-            yield self._abstain(question, refuse_text, retrieval, model, t_retrieval, t0, notice)
+            yield self._abstain(question, refuse_text, retrieval, model, t_retrieval, t0, notice,
+                                text if generator.is_llm else "")
             return
         text = self._drop_bad_markers(text, len(retrieval.passages))
+        model_text = ""
         if generator.is_llm and not MARKER_RE.search(text):
             notice = "the model's answer carried no citations; showing the extractive answer instead"
+            model_text = text
             text, model = self._extractive(request), f"extractive (fallback from {generator.name})"
         checks = check_answer(text, retrieval.passages, self.retriever.directory.experts)
         markers = sorted({m for c in checks for m in c.markers})
@@ -147,7 +150,7 @@ class Assistant:
         language = LANGUAGE_NOTICE if other_language(question) else ""
         yield Answer(question, text, citations, False, model, tuple(checks), retrieval.passages,
                      Timings(t_retrieval, first or total, total),
-                     "；".join(x for x in (notice, premise, language) if x))
+                     "；".join(x for x in (notice, premise, language) if x), model_text)
 
     # ---------------------------------------------------------------- helpers
     def request(self, question: str, retrieval: Retrieval) -> Request:
@@ -194,10 +197,10 @@ class Assistant:
 
     @staticmethod
     def _abstain(question: str, text: str, retrieval: Retrieval, model: str, t_retrieval: float, t0: float,
-                 notice: str = "") -> Answer:
+                 notice: str = "", model_text: str = "") -> Answer:
         total = (time.perf_counter() - t0) * 1000
         return Answer(question, text, (), True, model, (), retrieval.passages,
-                      Timings(t_retrieval, total, total), notice or retrieval.notice)
+                      Timings(t_retrieval, total, total), notice or retrieval.notice, model_text)
 
 
 __all__ = ["Assistant", "QuestionError"]

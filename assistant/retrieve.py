@@ -15,7 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .lexical import BM25Index, Tokenizer
+from .lexical import BM25Index, Tokenizer, glossary_terms
 from .settings import Settings
 from .speakers import SpeakerDirectory
 from .store import Index
@@ -23,6 +23,16 @@ from .text import clean_question, has_content, mostly_english
 from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval
 
 RRF_K = 60
+# a question asking for several items ("哪三个条件", "分别有哪些", "what three elements")
+_LIST_QUESTION = re.compile(
+    r"哪(些|几|[两二三四五六七八九十]|方面)|几[个种类点方条大项层]|分别|"
+    r"\b(what|which)\b.*\b(two|three|four|five|six|several|ways|elements|steps|aspects|conditions)\b",
+    re.IGNORECASE)
+# ordinal markers that enumerate items in the text, by family
+_ORDINALS = (("一是", "二是", "三是", "四是", "五是", "六是", "七是"),
+             ("首先", "其次", "再次", "最后"),
+             ("第一,", "第二,", "第三,", "第四,", "第五,", "第一，", "第二，", "第三，", "第四，", "第五，"),
+             ("一方面", "另一方面"))
 
 
 class QuestionError(ValueError):
@@ -80,6 +90,8 @@ class Retriever:
         dense = {self.by_id[i]: s for i, s in dense_hits if i in self.by_id}
 
         q_tokens = self.tokenizer.tokens(query)
+        if mostly_english(q):
+            q_tokens += self.tokenizer.tokens(" ".join(glossary_terms(q)))
         lex_all = self.bm25.scores(q_tokens)
         lexical = {n: lex_all[n] for n in pool if lex_all[n] > 0}
 
@@ -92,6 +104,8 @@ class Retriever:
             ranked = self._spread(ranked, fused, k)
         elif mention.editorial and not allowed:
             ranked = self._prefer(ranked, EDITORIAL_SPEAKER)
+        elif _LIST_QUESTION.search(q):
+            ranked = self._continue_list(ranked, k)
         top = ranked[:k]
         passages = tuple(Passage(self.chunks[n], fused[n], dense.get(n, 0.0), lex_all[n]) for n in top)
         confidence = self._confidence(q, top, dense, bool(allowed))
@@ -112,6 +126,25 @@ class Retriever:
             if len(first) >= k - 1:
                 break
         return first + [n for n in ranked if n not in first]
+
+    def _continue_list(self, ranked: list[int], k: int) -> list[int]:
+        """A list question whose best passage starts an enumeration (一是/首先/第一) pulls the
+        candidates of the same section that carry its later items (二是/其次/最后) up behind it,
+        in rank order, since a 400-character chunk rarely holds a whole list."""
+        if not ranked:
+            return ranked
+        top = self.chunks[ranked[0]]
+        for family in _ORDINALS:
+            started = [m for m in family if m in top.text]
+            if not started:
+                continue
+            later = family[family.index(started[0]) + 1:]
+            rest = [n for n in ranked[1:] if self.chunks[n].section == top.section
+                    and any(m in self.chunks[n].text and m not in started for m in later)]
+            if rest:
+                pulled = rest[: k - 1]
+                return [ranked[0], *pulled, *[n for n in ranked[1:] if n not in pulled]]
+        return ranked
 
     def _prefer(self, ranked: list[int], speaker: str) -> list[int]:
         """Move the best passage of ``speaker`` into the top three if it is among the candidates."""

@@ -162,6 +162,8 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     timings: Timings = field(default_factory=Timings)
     notice: str = ""
+    # what the LLM said when its answer was replaced (no citations) or refused; kept for inspection
+    model_text: str = ""
 
     @property
     def supported_share(self) -> float:
@@ -180,4 +182,5 @@ class Answer:
             "sentences": [s.to_json() for s in self.sentences],
             "timings": self.timings.to_json(),
             "notice": self.notice,
+            **({"model_text": self.model_text} if self.model_text else {}),
         }

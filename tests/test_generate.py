@@ -44,6 +44,10 @@ def test_model_that_ignores_citations_falls_back_to_extractive(tiny_model, seed_
     assert not a.abstained and a.citations and "extractive (fallback" in a.model
     assert all(s.verdict == "supported" for s in a.sentences)
     assert "no citations" in a.notice
+    from assistant.grounding import MARKER_RE
+
+    assert a.model_text and not MARKER_RE.search(a.model_text)  # what the model said, kept for inspection
+    assert a.to_json()["model_text"] == a.model_text
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -24,8 +24,8 @@ def gold() -> list[dict]:
 def test_gold_set_thresholds(retriever, gold) -> None:
     m = evaluate_retrieval(gold, lambda q: [(p.speaker, p.text) for p in retriever.search(q, k=5).passages], 5)
     overall = m["overall"]
-    assert overall["recall@5"] >= 0.95, overall
-    assert overall["recall@3"] >= 0.90, overall
+    assert overall["recall@5"] >= 0.97, overall
+    assert overall["recall@3"] >= 0.93, overall
     assert overall["speaker_recall"] >= 0.95, overall
 
 
@@ -40,6 +40,26 @@ def test_named_expert_is_routed(retriever, question, speaker) -> None:
     r = retriever.search(question)
     assert r.speakers == (speaker,)
     assert {p.speaker for p in r.passages} == {speaker}
+
+
+def test_list_question_pulls_the_later_items_of_an_enumeration(retriever) -> None:
+    # 李开孟 lists four industry groups 一是…四是 across several chunks of his section
+    r = retriever.search("李开孟认为需要围绕哪四大产业类别开展创新研究？", k=3)
+    text = "".join(p.text for p in r.passages)
+    assert all(m in text for m in ("一是", "二是", "三是", "四是")), [p.text[:30] for p in r.passages]
+    # a question that does not ask for a list keeps the plain fused order
+    plain = retriever.search("李开孟认为需要围绕四大产业类别开展创新研究", k=3)
+    assert plain.passages[0].id == r.passages[0].id
+
+
+def test_english_domain_terms_reach_the_chinese_text(retriever) -> None:
+    from assistant.lexical import glossary_terms
+
+    assert glossary_terms("What about computing power and algorithms in the digital economy?") == \
+        ["数字经济", "算力", "算法"]
+    assert glossary_terms("How do the experts see future industries?") == ["未来产业"]
+    r = retriever.search("Which professor from Nanjing University spoke about computing power?")
+    assert any("算力" in p.text for p in r.passages[:3])
 
 
 def test_across_experts_gets_several_speakers(retriever) -> None:
