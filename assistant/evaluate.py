@@ -154,7 +154,7 @@ class TextbookBaseline:
 
 def section_spans(raw: str, speakers_in_order: Sequence[tuple[str, str]]) -> list[tuple[str, int, int]]:
     """Approximate raw-text spans of each section, located by the title's first characters."""
-    starts = []
+    starts: list[tuple[str, int]] = []
     pos = 0
     for speaker, title in speakers_in_order:
         key = title[:8]

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .generate import Request
-from .text import sentence_spans, weighted_overlap as _score
+from .text import sentence_spans
+from .text import weighted_overlap as _score
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
 
 MAX_SENTENCES = 5

@@ -213,7 +213,7 @@ def build_app(settings: Settings, engines: Engines | None = None) -> Any:
         inputs = [box, chat, history, model, speaker]
         outputs = [chat, sources, history, box]
         box.submit(turn, inputs, outputs, api_name="ask")
-        send.click(turn, inputs, outputs, api_name=False)
+        send.click(turn, inputs, outputs, api_visibility="private")
         new.click(lambda: ([], render_sources(None), [], ""), None, outputs, api_name="new_chat")
     return app
 

@@ -61,7 +61,8 @@ def test_seed_text_is_rejoined(seed_doc) -> None:
 def test_seed_sentences_are_intact(seed_doc) -> None:
     lv = next(s for s in seed_doc.sections if s.speaker == "吕薇")
     sentences = [lv.text[a:b] for a, b in sentence_spans(lv.text)]
-    assert "发展新质生产力的本质就是转变发展方式,从依靠增加投入为主转向依靠技术进步和创新,实现创新驱动发展。" in sentences
+    assert ("发展新质生产力的本质就是转变发展方式,从依靠增加投入为主转向依靠技术进步和创新,"
+            "实现创新驱动发展。") in sentences
 
 
 def test_other_record_of_the_same_shape() -> None:

@@ -21,10 +21,9 @@ def engines(seed_index) -> Engines:  # type: ignore[no-untyped-def]
 
 
 def _last(gen):  # type: ignore[no-untyped-def]
-    out = None
-    for out in gen:
-        pass
-    return out
+    from collections import deque
+
+    return deque(gen, maxlen=1)[0]
 
 
 def test_handler_answers_with_cards_and_highlights(engines) -> None:
@@ -92,7 +91,8 @@ def test_eight_concurrent_sessions_get_their_own_answers(app_url) -> None:
     from gradio_client import Client
 
     questions = {"吕薇认为发展新质生产力的本质是什么？": "吕薇", "张辉如何看待传统产业？": "张辉",
-                 "李开孟认为需要围绕哪四大产业类别开展创新研究？": "李开孟", "王蕴认为新质生产力的第一要素是什么？": "王蕴"}
+                 "李开孟认为需要围绕哪四大产业类别开展创新研究？": "李开孟",
+                 "王蕴认为新质生产力的第一要素是什么？": "王蕴"}
     jobs = list(questions.items()) * 2
 
     def run(item):  # type: ignore[no-untyped-def]
