@@ -186,6 +186,27 @@ def check_sentence(text: str, markers: Sequence[int], passages: Sequence[Passage
     return SentenceCheck(text, tuple(markers), UNSUPPORTED, score, "not covered by the cited passage")
 
 
+def attribute(answer: str, passages: Sequence[Passage], experts: Iterable[str] = ()) -> str | None:
+    """Cite an answer that came without markers: each sentence gets the one passage that supports it
+    best, by the same check. None if any sentence is not supported by some passage, so that an
+    answer from the model's own knowledge is never dressed up with citations."""
+    experts = list(experts)
+    order = {SUPPORTED: 1}
+    out: list[str] = []
+    end = 0
+    for s, e in sentence_spans(answer):
+        piece = answer[s:e]
+        if not _content(piece):
+            continue
+        checks = [check_sentence(piece, (n,), passages, experts) for n in range(1, len(passages) + 1)]
+        ranked = sorted(((order.get(c.verdict, 0), c.score, -n) for n, c in enumerate(checks, 1)), reverse=True)
+        if not ranked or ranked[0][0] == 0:
+            return None
+        out.append(f"{answer[end:e]}[{-ranked[0][2]}]")
+        end = e
+    return "".join(out) + answer[end:] if out else None
+
+
 def check_answer(answer: str, passages: Sequence[Passage], experts: Iterable[str] = ()) -> list[SentenceCheck]:
     experts = list(experts)
     return [check_sentence(t, m, passages, experts) for t, m in split_answer(answer)]

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .generate import Generator, ModelError, Request, make_generator
-from .grounding import MARKER_RE, check_answer, parse_markers
+from .grounding import MARKER_RE, attribute, check_answer, parse_markers
 from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
@@ -139,9 +139,15 @@ class Assistant:
         text = self._drop_bad_markers(text, len(retrieval.passages))
         model_text = ""
         if generator.is_llm and not MARKER_RE.search(text):
-            notice = "the model's answer carried no citations; showing the extractive answer instead"
-            model_text = text
-            text, model = self._extractive(request), f"extractive (fallback from {generator.name})"
+            cited = attribute(text, retrieval.passages, self.retriever.directory.experts)
+            if cited:
+                notice = "the model gave no citations; each sentence was matched to the passage that supports it"
+                text = cited
+            else:
+                notice = "the model's answer carried no citations and is not backed by the passages; " \
+                         "showing the extractive answer instead"
+                model_text = text
+                text, model = self._extractive(request), f"extractive (fallback from {generator.name})"
         checks = check_answer(text, retrieval.passages, self.retriever.directory.experts)
         markers = sorted({m for c in checks for m in c.markers})
         citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)

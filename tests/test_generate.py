@@ -114,6 +114,25 @@ def test_openai_compatible_streaming_and_citations(chat_server, seed_index) -> N
     assert answer.sentences[0].verdict == "supported"
 
 
+@pytest.mark.parametrize(("reply", "kept"), [
+    ("吕薇认为，发展新质生产力的本质就是转变发展方式，实现创新驱动发展。", True),  # faithful, uncited
+    ("新质生产力的本质是量子计算和光刻机。", False),  # not in the passages
+])
+def test_uncited_model_answer_is_attributed_or_replaced(chat_server, seed_index, reply, kept) -> None:
+    _ChatServer.reply = reply
+    try:
+        settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
+        a = Assistant(settings, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    finally:
+        _ChatServer.reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+    assert a.citations and all(s.verdict == "supported" for s in a.sentences)
+    if kept:  # the model's own words, each sentence cited to the passage the check found
+        assert a.model == "openai:tiny" and a.text.startswith(reply) and "matched" in a.notice
+        assert {c.passage.speaker for c in a.citations} == {"吕薇"}
+    else:
+        assert a.model.startswith("extractive (fallback") and a.model_text == reply
+
+
 def test_openai_server_down_gives_the_extractive_answer(seed_index) -> None:
     settings = seed_index.settings.with_overrides(model="openai:tiny", base_url="http://127.0.0.1:9/v1")
     a = Assistant(settings, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")

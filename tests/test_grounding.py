@@ -66,3 +66,18 @@ def test_split_and_markers() -> None:
 def test_uncited_and_dangling_markers() -> None:
     checks = check_answer("发展新质生产力的本质就是转变发展方式。[7]", [LV], EXPERTS)
     assert checks[0].verdict == "uncited"  # marker 7 points at no passage
+
+
+def test_uncited_answer_is_attributed_sentence_by_sentence() -> None:
+    from assistant.grounding import attribute
+
+    passages = [REN, LV, ZH]
+    text = "吕薇认为，发展新质生产力的本质就是转变发展方式。张辉说，对于传统产业应该用新技术加以改造提升。"
+    cited = attribute(text, passages, EXPERTS)
+    assert cited == ("吕薇认为，发展新质生产力的本质就是转变发展方式。[2]"
+                     "张辉说，对于传统产业应该用新技术加以改造提升。[3]")
+    assert all(c.verdict == "supported" for c in check_answer(cited, passages, EXPERTS))
+    # one sentence the passages do not back (own knowledge, a changed number, a flipped claim): no citations
+    for bad in ("光刻机是芯片制造的核心设备。", "中国算力产业规模近五年平均增速超过 50%。",
+                "发展新质生产力的本质不是转变发展方式。"):
+        assert attribute(text + bad, passages, EXPERTS) is None, bad
