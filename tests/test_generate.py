@@ -14,6 +14,7 @@ from assistant.bench import build_tiny_model
 from assistant.generate import ModelError, OpenAIGenerator, Request, TransformersGenerator, make_generator
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
+from tests.helpers import write_gguf
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +49,33 @@ def test_model_that_ignores_citations_falls_back_to_extractive(tiny_model, seed_
 
     assert a.model_text and not MARKER_RE.search(a.model_text)  # what the model said, kept for inspection
     assert a.to_json()["model_text"] == a.model_text
+
+
+def test_gguf_file_written_by_gguf_loads_and_answers_like_the_folder(tiny_model, tmp_path, seed_index) -> None:
+    import torch
+
+    path = write_gguf(tiny_model, tmp_path / "tiny-qwen2-f32.gguf")
+    gen = TransformersGenerator(str(path), Settings(max_new_tokens=12))
+    folder = TransformersGenerator(str(tiny_model), Settings(max_new_tokens=12))
+    assert gen.name == "transformers:tiny-qwen2-f32.gguf"
+    # the same tokenizer, chat template and weights come back out of the file
+    ids = gen.prompt_ids(_request().messages)["input_ids"]
+    assert ids.tolist() == folder.prompt_ids(_request().messages)["input_ids"].tolist()
+    with torch.no_grad():
+        assert torch.allclose(gen.model(ids).logits, folder.model(ids).logits, atol=1e-4)
+    assert "".join(gen.stream(_request())) == "".join(folder.stream(_request()))
+    # and the whole pipeline runs on it (the random model cites nothing: extractive fallback)
+    settings = seed_index.settings.with_overrides(model=str(path), max_new_tokens=8)
+    a = Assistant(settings, generator=gen, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    assert a.citations and "tiny-qwen2-f32.gguf" in a.model
+
+
+def test_gguf_of_an_unsupported_architecture_says_so(tiny_model, tmp_path) -> None:
+    path = write_gguf(tiny_model, tmp_path / "odd.gguf", arch="rwkv6")
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError, match="odd.gguf.*not supported"):
+        TransformersGenerator(str(path), Settings())
+    assert time.perf_counter() - t0 < 10
 
 
 @pytest.mark.parametrize("spec, message", [
