@@ -123,7 +123,7 @@ class Retriever:
             if sp not in seen and fused[n] >= floor and sp != EDITORIAL_SPEAKER:
                 seen.add(sp)
                 first.append(n)
-            if len(first) >= k - 1:
+            if len(first) >= k:
                 break
         return first + [n for n in ranked if n not in first]
 

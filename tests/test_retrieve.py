@@ -26,7 +26,7 @@ def test_gold_set_thresholds(retriever, gold) -> None:
     overall = m["overall"]
     assert overall["recall@5"] >= 0.97, overall
     assert overall["recall@3"] >= 0.93, overall
-    assert overall["speaker_recall"] >= 0.95, overall
+    assert overall["speaker_recall"] == 1.0, overall
 
 
 @pytest.mark.parametrize("question, speaker", [
