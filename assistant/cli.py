@@ -151,8 +151,9 @@ def _render_answer(a: Any) -> str:
     for s in flagged:
         lines.append(f"  ! {s.verdict}: {s.text[:40]}… ({s.reason})")
     t = a.timings
-    lines.append(f"— {a.model} · retrieval {t.retrieval_ms:.0f} ms · first token {t.first_token_ms:.0f} ms · "
-                 f"total {t.total_ms:.0f} ms")
+    condensed = f"follow-up rewritten {t.condense_ms:.0f} ms · " if t.condense_ms >= 1 else ""
+    lines.append(f"— {a.model} · {condensed}retrieval {t.retrieval_ms:.0f} ms · "
+                 f"first token {t.first_token_ms:.0f} ms · total {t.total_ms:.0f} ms")
     return "\n".join(lines)
 
 

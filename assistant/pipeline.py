@@ -64,9 +64,40 @@ class Assistant:
 
     # ---------------------------------------------------------------- follow-ups
     def resolve(self, question: str, history: History) -> tuple[str, tuple[str, ...], set[str]]:
-        """(search query, speakers to route to, chunk ids to avoid) for a question in a chat."""
+        """(search query, speakers to route to, chunk ids to avoid) for a question in a chat.
+
+        With an LLM (``settings.condense`` "auto" or "llm") the model rewrites a follow-up as a
+        standalone question; with the extractive engine, or when the rewrite is unusable, rules
+        carry the previous turn's expert and topic over."""
         if not history:
             return question, (), set()
+        query, routed, avoid = self._resolve_by_rules(question, history)
+        mode = self.settings.condense
+        if mode == "llm" or (mode == "auto" and self.generator.is_llm):
+            condensed = self.condense(question, history)
+            if condensed:
+                return condensed, (), avoid
+        return query, routed, avoid
+
+    def condense(self, question: str, history: History) -> str:
+        """The LLM's standalone form of a follow-up question, or "" if it gave nothing usable."""
+        turns = []
+        for q, a in list(history)[-max(1, self.settings.history_turns):]:
+            text = a.text if isinstance(a, Answer) else str(a)
+            turns.append((q, MARKER_RE.sub("", text)[:300]))
+        prompt = render(self.settings.prompts_dir, "condense.j2", turns=turns, question=question)
+        request = Request(question, [{"role": "user", "content": prompt}], ())
+        try:
+            out = "".join(self.generator.stream(request)).strip()
+        except ModelError:
+            return ""
+        out = out.splitlines()[0].strip().strip("\"'“”「」") if out else ""
+        out = re.sub(r"^(standalone question|问题|独立问题)\s*[:：]\s*", "", out, flags=re.IGNORECASE)
+        if not out or len(out) > 2 * len(question) + 120 or MARKER_RE.search(out):
+            return ""
+        return out
+
+    def _resolve_by_rules(self, question: str, history: History) -> tuple[str, tuple[str, ...], set[str]]:
         prev_q, prev_a = history[-1]
         r = self.retriever
         mention = r.directory.find(question)
@@ -103,19 +134,22 @@ class Assistant:
         """
         t0 = time.perf_counter()
         query, routed, avoid = self.resolve(question, history)
+        t_condense = (time.perf_counter() - t0) * 1000
         retrieval = self.retriever.search(query, speakers=tuple(speakers) or routed,
                                           k=self.settings.k + len(avoid))
         if avoid:
             kept = tuple(p for p in retrieval.passages if p.id not in avoid)[: self.settings.k]
             retrieval = Retrieval(retrieval.question, kept, retrieval.confidence, retrieval.speakers,
                                   retrieval.across, retrieval.notice)
-        t_retrieval = (time.perf_counter() - t0) * 1000
+        t_retrieval = (time.perf_counter() - t0) * 1000 - t_condense
         generator = self.generator
-        request = self.request(question, retrieval)
+        # an LLM sees no history: it gets the standalone form of a follow-up
+        request = self.request(query if generator.is_llm else question, retrieval)
         refuse_text = request.refusal
         if not retrieval.answerable:
             yield refuse_text
-            yield self._abstain(question, refuse_text, retrieval, generator.name, t_retrieval, t0)
+            yield self._abstain(question, refuse_text, retrieval, generator.name, t_retrieval, t0,
+                                t_condense=t_condense)
             return
         pieces: list[str] = []
         first = 0.0
@@ -134,7 +168,7 @@ class Assistant:
         text = "".join(pieces).strip()
         if refuse_text in text or not text:
             yield self._abstain(question, refuse_text, retrieval, model, t_retrieval, t0, notice,
-                                text if generator.is_llm else "")
+                                text if generator.is_llm else "", t_condense)
             return
         text = self._drop_bad_markers(text, len(retrieval.passages))
         model_text = ""
@@ -155,7 +189,7 @@ class Assistant:
         total = (time.perf_counter() - t0) * 1000
         language = LANGUAGE_NOTICE if other_language(question) else ""
         yield Answer(question, text, citations, False, model, tuple(checks), retrieval.passages,
-                     Timings(t_retrieval, first or total, total),
+                     Timings(t_retrieval, first or total, total, t_condense),
                      "；".join(x for x in (notice, premise, language) if x), model_text)
 
     # ---------------------------------------------------------------- helpers
@@ -203,10 +237,10 @@ class Assistant:
 
     @staticmethod
     def _abstain(question: str, text: str, retrieval: Retrieval, model: str, t_retrieval: float, t0: float,
-                 notice: str = "", model_text: str = "") -> Answer:
+                 notice: str = "", model_text: str = "", t_condense: float = 0.0) -> Answer:
         total = (time.perf_counter() - t0) * 1000
         return Answer(question, text, (), True, model, (), retrieval.passages,
-                      Timings(t_retrieval, total, total), notice or retrieval.notice, model_text)
+                      Timings(t_retrieval, total, total, t_condense), notice or retrieval.notice, model_text)
 
 
 __all__ = ["Assistant", "QuestionError"]

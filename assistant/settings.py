@@ -47,6 +47,9 @@ class Settings:
     # 260 keeps the default prompt under 1,200 Qwen tokens, since prefill dominates CPU latency.
     passage_chars: int = 260
     history_turns: int = 3
+    # follow-ups ("那王蕴怎么看？"): "auto" asks an LLM to rewrite them as standalone questions
+    # (prompts/condense.j2) and uses rules with the extractive engine; "rules" or "llm" to force one
+    condense: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -146,6 +146,7 @@ class Timings:
     retrieval_ms: float = 0.0
     first_token_ms: float = 0.0
     total_ms: float = 0.0
+    condense_ms: float = 0.0  # rewriting a follow-up as a standalone question (LLM engines)
 
     def to_json(self) -> dict[str, float]:
         return {k: round(v, 1) for k, v in asdict(self).items()}

@@ -112,7 +112,8 @@ def render_answer_markdown(answer: Answer) -> str:
     if answer.notice:
         out += f"\n\n*（{html.escape(answer.notice)}）*"
     t = answer.timings
-    out += (f'\n\n<div class="footer">{html.escape(answer.model)} · 检索 {t.retrieval_ms:.0f} ms · '
+    condensed = f"改写追问 {t.condense_ms:.0f} ms · " if t.condense_ms >= 1 else ""
+    out += (f'\n\n<div class="footer">{html.escape(answer.model)} · {condensed}检索 {t.retrieval_ms:.0f} ms · '
             f'首字 {t.first_token_ms:.0f} ms · 共 {t.total_ms:.0f} ms</div>')
     return out
 

@@ -106,20 +106,27 @@ def test_unknown_backend_lists_choices() -> None:
 
 class _ChatServer(BaseHTTPRequestHandler):
     reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+    condensed = "王蕴如何看待传统产业？"  # the answer to a condense request (prompts/condense.j2)
     delay = 0.0
+    seen: list[str] = []
 
     def log_message(self, *args) -> None:  # noqa: D102
         pass
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        assert body["stream"] is True and body["messages"][0]["role"] == "system"
+        assert body["stream"] is True
+        last = body["messages"][-1]["content"]
+        _ChatServer.seen.append(last)
+        condense = "Standalone question:" in last
+        assert condense or body["messages"][0]["role"] == "system"
+        reply = self.condensed if condense else self.reply
         time.sleep(self.delay)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for i in range(0, len(self.reply), 4):
-            chunk = {"choices": [{"delta": {"content": self.reply[i:i + 4]}}]}
+        for i in range(0, len(reply), 4):
+            chunk = {"choices": [{"delta": {"content": reply[i:i + 4]}}]}
             self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 
@@ -159,6 +166,34 @@ def test_uncited_model_answer_is_attributed_or_replaced(chat_server, seed_index,
         assert {c.passage.speaker for c in a.citations} == {"吕薇"}
     else:
         assert a.model.startswith("extractive (fallback") and a.model_text == reply
+
+
+def test_llm_rewrites_a_follow_up_before_retrieval(chat_server, seed_index) -> None:
+    settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
+    assistant = Assistant(settings, index=seed_index)
+    first = Assistant(settings.with_overrides(model="extractive"), index=seed_index).ask("张辉如何看待传统产业？")
+    _ChatServer.seen.clear()
+    _ChatServer.reply = "王蕴认为，传统产业是发展新质生产力的基础。"
+    try:
+        a = assistant.ask("那她怎么看？", [("张辉如何看待传统产业？", first)])
+    finally:
+        _ChatServer.reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+    condense, answer = _ChatServer.seen
+    assert "张辉如何看待传统产业？" in condense and "那她怎么看？" in condense and "[1]" not in condense
+    # retrieval and the answer prompt use the rewritten question: 王蕴's passages, not 张辉's
+    assert "Question: 王蕴如何看待传统产业？" in answer
+    assert {p.speaker for p in a.passages} == {"王蕴"} and a.timings.condense_ms > 0
+
+
+def test_unusable_rewrite_falls_back_to_the_rules(chat_server, seed_index) -> None:
+    settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
+    first = Assistant(settings.with_overrides(model="extractive"), index=seed_index).ask("张辉如何看待传统产业？")
+    _ChatServer.condensed = ""
+    try:
+        a = Assistant(settings, index=seed_index).ask("那王蕴怎么看？", [("张辉如何看待传统产业？", first)])
+    finally:
+        _ChatServer.condensed = "王蕴如何看待传统产业？"
+    assert {p.speaker for p in a.passages} == {"王蕴"}  # routed by the rules instead
 
 
 def test_openai_server_down_gives_the_extractive_answer(seed_index) -> None:
