@@ -205,7 +205,8 @@ class Assistant:
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
         budget = self.settings.passage_chars
         shown = [(p, excerpt(p.text, weights, budget)) for p in retrieval.passages]
-        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question)
+        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
+                      english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
                        retrieval.passages, english, {"weights": weights, "across": retrieval.across},
                        refuse_text)

@@ -116,6 +116,12 @@ def test_llm_prompt_shows_each_passage_within_its_budget(assistant) -> None:
         assert len(shown.replace(GAP, "")) <= max(budget, max(map(len, p.text.split("。"))) + 1)
         assert all(compact(part) in compact(p.text) for part in shown.split(GAP) if part.strip())
     assert "发展新质生产力的本质就是转变发展方式" in compact(user)  # the evidence is not cut
+    # the last words a small model reads ask for the markers, in the question's language
+    assert user.rstrip().endswith("例如：吕薇认为……[1]。")
+    q_en = "What does Lü Wei say is the essence of developing new quality productive forces?"
+    english = assistant.request(q_en, assistant.retriever.search(q_en))
+    assert english.english and english.messages[1]["content"].rstrip().endswith('"Lü Wei says … [1]."')
+    assert "Answer in English" in english.messages[0]["content"]
 
 
 @pytest.mark.parametrize(("q", "other_script"), [
