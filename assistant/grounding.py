@@ -50,11 +50,15 @@ def parse_markers(text: str) -> tuple[str, tuple[int, ...]]:
     return MARKER_RE.sub("", text).strip(), tuple(found)
 
 
+def _markers_before_ends(text: str) -> str:
+    """Move markers that follow a sentence end in front of it: "…发展。[1]" -> "…发展[1]。"."""
+    ends = re.escape(SENTENCE_END + ".")
+    return re.sub(rf"([{ends}][”’」』）)》】\"']*)((?:\s*{MARKER_RE.pattern})+)", r"\2\1", text)
+
+
 def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """Answer sentences with their markers; markers after a sentence end belong to that sentence."""
-    # Move markers that follow a sentence end in front of it: "…发展。[1]" -> "…发展[1]。"
-    ends = re.escape(SENTENCE_END + ".")
-    moved = re.sub(rf"([{ends}][”’」』）)》】\"']*)((?:\s*{MARKER_RE.pattern})+)", r"\2\1", text)
+    moved = _markers_before_ends(text)
     out = []
     for s, e in sentence_spans(moved):
         piece = moved[s:e]
@@ -147,8 +151,10 @@ def check_sentence(text: str, markers: Sequence[int], passages: Sequence[Passage
     for f in _FRAMING:
         body = re.sub(re.escape(f), " ", body, flags=re.IGNORECASE)
     grams = _bigrams(body)
+    if len(_content(body)) < 2:  # "吕薇认为……": a name and a framing verb, no claim
+        return SentenceCheck(text, tuple(markers), UNSUPPORTED, 0.0, "no claim beyond the expert's name")
     src_grams = _bigrams(source)
-    score = len(grams & src_grams) / len(grams) if grams else 1.0
+    score = len(grams & src_grams) / len(grams)
 
     reason = ""
     missing = _numbers(text) - _numbers(source)
@@ -186,25 +192,34 @@ def check_sentence(text: str, markers: Sequence[int], passages: Sequence[Passage
     return SentenceCheck(text, tuple(markers), UNSUPPORTED, score, "not covered by the cited passage")
 
 
-def attribute(answer: str, passages: Sequence[Passage], experts: Iterable[str] = ()) -> str | None:
-    """Cite an answer that came without markers: each sentence gets the one passage that supports it
-    best, by the same check. None if any sentence is not supported by some passage, so that an
-    answer from the model's own knowledge is never dressed up with citations."""
+def attribute(answer: str, passages: Sequence[Passage], experts: Iterable[str] = (), *,
+              require_all: bool = True) -> tuple[str, int] | None:
+    """Cite the sentences a model left without markers: each gets the one passage that supports it
+    best, by the same check. Returns (text, markers added).
+
+    ``require_all`` (an answer with no markers at all): None unless every sentence is supported,
+    so that an answer from the model's own knowledge is never dressed up with citations. Otherwise
+    sentences with no supporting passage stay uncited, to be flagged."""
     experts = list(experts)
-    order = {SUPPORTED: 1}
+    text = _markers_before_ends(answer)
     out: list[str] = []
-    end = 0
-    for s, e in sentence_spans(answer):
-        piece = answer[s:e]
-        if not _content(piece):
+    end = added = 0
+    for s, e in sentence_spans(text):
+        piece = text[s:e]
+        if MARKER_RE.search(piece) or not _content(MARKER_RE.sub("", piece)):
             continue
         checks = [check_sentence(piece, (n,), passages, experts) for n in range(1, len(passages) + 1)]
-        ranked = sorted(((order.get(c.verdict, 0), c.score, -n) for n, c in enumerate(checks, 1)), reverse=True)
-        if not ranked or ranked[0][0] == 0:
-            return None
-        out.append(f"{answer[end:e]}[{-ranked[0][2]}]")
+        best = max(((c.score, -n) for n, c in enumerate(checks, 1) if c.verdict == SUPPORTED), default=None)
+        if best is None:
+            if require_all:
+                return None
+            continue
+        out.append(f"{text[end:e]}[{-best[1]}]")
         end = e
-    return "".join(out) + answer[end:] if out else None
+        added += 1
+    if not added:
+        return None if require_all else (answer, 0)
+    return "".join(out) + text[end:], added
 
 
 def check_answer(answer: str, passages: Sequence[Passage], experts: Iterable[str] = ()) -> list[SentenceCheck]:

@@ -26,6 +26,10 @@ LANGUAGE_NOTICE = "the document is in Chinese; answers are given in Chinese or E
 _MORE_RE = re.compile(r"还|其他|另外|别的|else|other", re.IGNORECASE)
 
 
+def _join(*notices: str) -> str:
+    return "；".join(n for n in notices if n)
+
+
 class Assistant:
     """Open the index once, load the model once; then ``ask`` or ``stream`` many times."""
 
@@ -172,11 +176,18 @@ class Assistant:
             return
         text = self._drop_bad_markers(text, len(retrieval.passages))
         model_text = ""
-        if generator.is_llm and not MARKER_RE.search(text):
-            cited = attribute(text, retrieval.passages, self.retriever.directory.experts)
+        experts = self.retriever.directory.experts
+        if generator.is_llm and MARKER_RE.search(text):
+            repaired = attribute(text, retrieval.passages, experts, require_all=False)
+            if repaired and repaired[1]:
+                text = repaired[0]
+                notice = _join(notice, f"{repaired[1]} sentence(s) the model left uncited were matched to "
+                                       "the passage that supports them")
+        elif generator.is_llm:
+            cited = attribute(text, retrieval.passages, experts)
             if cited:
                 notice = "the model gave no citations; each sentence was matched to the passage that supports it"
-                text = cited
+                text = cited[0]
             else:
                 notice = "the model's answer carried no citations and is not backed by the passages; " \
                          "showing the extractive answer instead"

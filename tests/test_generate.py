@@ -168,6 +168,18 @@ def test_uncited_model_answer_is_attributed_or_replaced(chat_server, seed_index,
         assert a.model.startswith("extractive (fallback") and a.model_text == reply
 
 
+def test_sentences_a_model_left_uncited_are_cited_by_the_check(chat_server, seed_index) -> None:
+    _ChatServer.reply = ("吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+                         "要从依靠增加投入为主转向依靠技术进步和创新，实现创新驱动发展。")
+    try:
+        settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
+        a = Assistant(settings, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    finally:
+        _ChatServer.reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+    assert a.model == "openai:tiny" and "1 sentence(s)" in a.notice
+    assert [s.verdict for s in a.sentences] == ["supported", "supported"] and all(s.markers for s in a.sentences)
+
+
 def test_llm_rewrites_a_follow_up_before_retrieval(chat_server, seed_index) -> None:
     settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
     assistant = Assistant(settings, index=seed_index)

@@ -75,9 +75,28 @@ def test_uncited_answer_is_attributed_sentence_by_sentence() -> None:
     text = "吕薇认为，发展新质生产力的本质就是转变发展方式。张辉说，对于传统产业应该用新技术加以改造提升。"
     cited = attribute(text, passages, EXPERTS)
     assert cited == ("吕薇认为，发展新质生产力的本质就是转变发展方式。[2]"
-                     "张辉说，对于传统产业应该用新技术加以改造提升。[3]")
-    assert all(c.verdict == "supported" for c in check_answer(cited, passages, EXPERTS))
+                     "张辉说，对于传统产业应该用新技术加以改造提升。[3]", 2)
+    assert all(c.verdict == "supported" for c in check_answer(cited[0], passages, EXPERTS))
     # one sentence the passages do not back (own knowledge, a changed number, a flipped claim): no citations
     for bad in ("光刻机是芯片制造的核心设备。", "中国算力产业规模近五年平均增速超过 50%。",
                 "发展新质生产力的本质不是转变发展方式。"):
         assert attribute(text + bad, passages, EXPERTS) is None, bad
+
+
+def test_a_name_without_a_claim_is_not_supported() -> None:
+    for empty in ("吕薇认为……[1]。", "吕薇指出：[1]"):
+        assert [c.verdict for c in check_answer(empty, [LV], EXPERTS)] == ["unsupported"], empty
+
+
+def test_partly_cited_answer_gets_only_the_missing_markers() -> None:
+    from assistant.grounding import attribute
+
+    passages = [REN, LV, ZH]
+    text = ("吕薇认为，发展新质生产力的本质就是转变发展方式。[2]张辉说，对于传统产业应该用新技术加以改造提升。"
+            "光刻机是芯片制造的核心设备。")
+    repaired, added = attribute(text, passages, EXPERTS, require_all=False)
+    assert added == 1
+    assert repaired == ("吕薇认为，发展新质生产力的本质就是转变发展方式[2]。张辉说，对于传统产业应该用新技术加以"
+                        "改造提升。[3]光刻机是芯片制造的核心设备。")
+    verdicts = [c.verdict for c in check_answer(repaired, passages, EXPERTS)]
+    assert verdicts == ["supported", "supported", "uncited"]  # the unsupported sentence stays flagged
