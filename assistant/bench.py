@@ -143,8 +143,11 @@ def _llm_figures(settings: Settings, s: Settings, index: Any, retriever: Any, qu
     # bare greedy model.generate on the same prompt: same prompt, greedy, so the same tokens
     q = questions[0]
     inputs = gen.prompt_ids(llm.request(q, retriever.search(q)).messages)
+    with torch.no_grad():  # warm-up: the first generate pays one-off allocation costs
+        gen.model.generate(**inputs, max_new_tokens=2, do_sample=False,
+                           pad_token_id=gen.tokenizer.pad_token_id or gen.tokenizer.eos_token_id)
     bare, pipe, ttft = [], [], []
-    for _ in range(2 if real else 5):
+    for _ in range(3 if real else 5):
         t0 = time.perf_counter()
         with torch.no_grad():
             gen.model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False,
