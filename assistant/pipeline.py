@@ -23,6 +23,9 @@ from .types import Answer, Citation, Retrieval, Timings
 History = Sequence[tuple[str, "Answer | str"]]
 _PRONOUN_RE = re.compile(r"^(那|那么)|他|她|这位|该专家|此人|\b(he|she|his|her)\b", re.IGNORECASE)
 LANGUAGE_NOTICE = "the document is in Chinese; answers are given in Chinese or English, so check the cited passages"
+# a trailing "资料编号：[1][2]" / "Sources: [1]" line repeats markers and says nothing
+_SOURCE_LABEL_RE = re.compile(r"[ \t]*(?:资料编号|资料来源|参考资料|来源|引用|sources?|references?|passages?)"
+                              r"\s*(?:为|是)?\s*[:：]?\s*(?:\[\d+\]\s*)+[。.]?\s*$", re.IGNORECASE | re.MULTILINE)
 _MORE_RE = re.compile(r"还|其他|另外|别的|else|other", re.IGNORECASE)
 
 
@@ -174,7 +177,7 @@ class Assistant:
             yield self._abstain(question, refuse_text, retrieval, model, t_retrieval, t0, notice,
                                 text if generator.is_llm else "", t_condense)
             return
-        text = self._drop_bad_markers(text, len(retrieval.passages))
+        text = _SOURCE_LABEL_RE.sub("", self._drop_bad_markers(text, len(retrieval.passages))).strip()
         model_text = ""
         experts = self.retriever.directory.experts
         if generator.is_llm and MARKER_RE.search(text):

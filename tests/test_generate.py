@@ -180,6 +180,16 @@ def test_sentences_a_model_left_uncited_are_cited_by_the_check(chat_server, seed
     assert [s.verdict for s in a.sentences] == ["supported", "supported"] and all(s.markers for s in a.sentences)
 
 
+def test_a_trailing_sources_line_is_dropped(chat_server, seed_index) -> None:
+    _ChatServer.reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]\n资料编号：[1][2]"
+    try:
+        settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
+        a = Assistant(settings, index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    finally:
+        _ChatServer.reply = "吕薇认为，发展新质生产力的本质就是转变发展方式。[1]"
+    assert "资料编号" not in a.text and [s.verdict for s in a.sentences] == ["supported"]
+
+
 def test_llm_rewrites_a_follow_up_before_retrieval(chat_server, seed_index) -> None:
     settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
     assistant = Assistant(settings, index=seed_index)
