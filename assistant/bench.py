@@ -92,7 +92,7 @@ def measure(settings: Settings, questions: list[str], tokenizer: str | None = No
         out["answer_p50_ms"], out["answer_p95_ms"] = _p50_p95(assistant.ask, questions)
         out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
-        out.update(_llm_figures(settings, s, index, r, questions, Path(tmp), tokenizer))
+        out.update(_llm_figures(settings.model, s, index, r, questions, Path(tmp), tokenizer))
     return out
 
 
@@ -100,13 +100,13 @@ def load_tokenizer(spec: str) -> Any:
     """A tokenizer from a model folder or a .gguf file (read offline)."""
     from transformers import AutoTokenizer
 
-    path = Path(spec).expanduser()
-    if path.suffix == ".gguf":
-        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
-    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    from .generate import _resolve_local
+
+    where, gguf = _resolve_local(spec)
+    return AutoTokenizer.from_pretrained(where, local_files_only=True, **({"gguf_file": gguf} if gguf else {}))
 
 
-def _llm_figures(settings: Settings, s: Settings, index: Any, retriever: Any, questions: list[str],
+def _llm_figures(model: str, s: Settings, index: Any, retriever: Any, questions: list[str],
                  tmp: Path, tokenizer: str | None = None) -> dict[str, Any]:
     """Prompt size, pipeline overhead and time to first token, with the configured transformers
     model (``--model FOLDER|FILE.gguf``) or, by default, a tiny random Qwen2 built here."""
@@ -115,9 +115,9 @@ def _llm_figures(settings: Settings, s: Settings, index: Any, retriever: Any, qu
     from .generate import TransformersGenerator
     from .pipeline import Assistant
 
-    real = settings.model not in ("auto", "extractive", "") and not settings.model.startswith("openai:")
+    real = model not in ("auto", "extractive", "") and not model.startswith("openai:")
     new_tokens = 16 if real else 32
-    spec = settings.model if real else str(build_tiny_model(tmp / "tiny"))
+    spec = model if real else str(build_tiny_model(tmp / "tiny"))
     gen = TransformersGenerator(spec, s.with_overrides(max_new_tokens=new_tokens))
     llm = Assistant(s.with_overrides(model=spec, max_new_tokens=new_tokens), generator=gen, index=index)
     llm._retriever = retriever
@@ -143,15 +143,14 @@ def _llm_figures(settings: Settings, s: Settings, index: Any, retriever: Any, qu
     # bare greedy model.generate on the same prompt: same prompt, greedy, so the same tokens
     q = questions[0]
     inputs = gen.prompt_ids(llm.request(q, retriever.search(q)).messages)
+    pad = gen.tokenizer.pad_token_id or gen.tokenizer.eos_token_id
     with torch.no_grad():  # warm-up: the first generate pays one-off allocation costs
-        gen.model.generate(**inputs, max_new_tokens=2, do_sample=False,
-                           pad_token_id=gen.tokenizer.pad_token_id or gen.tokenizer.eos_token_id)
+        gen.model.generate(**inputs, max_new_tokens=2, do_sample=False, pad_token_id=pad)
     bare, pipe, ttft = [], [], []
     for _ in range(3 if real else 5):
         t0 = time.perf_counter()
         with torch.no_grad():
-            gen.model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False,
-                               pad_token_id=gen.tokenizer.pad_token_id or gen.tokenizer.eos_token_id)
+            gen.model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, pad_token_id=pad)
         bare.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         answer = llm.ask(q)

@@ -150,14 +150,15 @@ class Assistant:
                                   retrieval.across, retrieval.notice)
         t_retrieval = (time.perf_counter() - t0) * 1000 - t_condense
         generator = self.generator
-        # an LLM sees no history: it gets the standalone form of a follow-up
-        request = self.request(query if generator.is_llm else question, retrieval)
-        refuse_text = request.refusal
         if not retrieval.answerable:
+            refuse_text = refusal(self.settings.prompts_dir, mostly_english(question))
             yield refuse_text
             yield self._abstain(question, refuse_text, retrieval, generator.name, t_retrieval, t0,
                                 t_condense=t_condense)
             return
+        # an LLM sees no history: it gets the standalone form of a follow-up
+        request = self.request(query if generator.is_llm else question, retrieval)
+        refuse_text = request.refusal
         pieces: list[str] = []
         first = 0.0
         notice = retrieval.notice
@@ -196,7 +197,7 @@ class Assistant:
                          "showing the extractive answer instead"
                 model_text = text
                 text, model = self._extractive(request), f"extractive (fallback from {generator.name})"
-        checks = check_answer(text, retrieval.passages, self.retriever.directory.experts)
+        checks = check_answer(text, retrieval.passages, experts)
         markers = sorted({m for c in checks for m in c.markers})
         citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
         premise = self._premise_notice(question, citations)
@@ -204,7 +205,7 @@ class Assistant:
         language = LANGUAGE_NOTICE if other_language(question) else ""
         yield Answer(question, text, citations, False, model, tuple(checks), retrieval.passages,
                      Timings(t_retrieval, first or total, total, t_condense),
-                     "；".join(x for x in (notice, premise, language) if x), model_text)
+                     _join(notice, premise, language), model_text)
 
     # ---------------------------------------------------------------- helpers
     def request(self, question: str, retrieval: Retrieval) -> Request:
