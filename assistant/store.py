@@ -13,6 +13,7 @@ interrupted or failed ingest leaves the previous index answering.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import uuid
@@ -31,6 +32,15 @@ from .types import Chunk, Document
 MANIFEST = "assistant_manifest"
 PREFIX = "chunks_"
 BATCH = 32
+# An embedded index folder is this program's only by proof: this file, written when the folder is first
+# claimed. `ingest --rebuild` touches nothing in a folder without it, and inside one removes only what
+# Chroma itself writes (its sqlite database and its UUID-named segment folders).
+MARKER = ".xinzhi-index"
+CHROMA_FILES = frozenset({"chroma.sqlite3", "chroma.sqlite3-journal", "chroma.sqlite3-wal", "chroma.sqlite3-shm"})
+SEGMENT_FILES = frozenset({"data_level0.bin", "header.bin", "length.bin", "link_lists.bin",
+                           "index_metadata.pickle"})
+NEUTRAL = frozenset({"README.md", ".gitkeep", ".gitignore", MARKER})
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class IndexError_(RuntimeError):
@@ -78,6 +88,45 @@ def connect(settings: Settings) -> Any:
             "or set chroma = 'embedded'") from None
 
 
+def _is_chroma_entry(path: Path) -> bool:
+    """A file or folder Chroma writes in its persist directory (and nothing a user keeps there)."""
+    if path.is_file():
+        return path.name in CHROMA_FILES
+    return (path.is_dir() and bool(_UUID.match(path.name))
+            and all(f.is_file() and f.name in SEGMENT_FILES for f in path.iterdir()))
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Names in ``folder`` that neither Chroma nor this program put there."""
+    return sorted(c.name for c in folder.iterdir() if c.name not in NEUTRAL and not _is_chroma_entry(c))
+
+
+def check_folder(folder: Path) -> None:
+    """Refuse an embedded index folder that holds anything but this program's index.
+
+    A folder is usable when it is missing, empty (a README aside), carries the marker, or holds only
+    Chroma's own files (an index from before the marker existed; it is claimed on the next write).
+    """
+    if folder.exists() and not folder.is_dir():
+        raise IndexError_(f"index_dir {folder} is a file, not a folder; set index_dir (or --index-dir) to a folder")
+    if not folder.is_dir() or (folder / MARKER).is_file():
+        return
+    foreign = _foreign_entries(folder)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise IndexError_(f"{folder} is not an index of this assistant (it holds {shown}); nothing was changed. "
+                          "Set index_dir (or --index-dir) to an empty or new folder")
+
+
+def claim_folder(folder: Path) -> None:
+    """Mark an embedded index folder as this program's before the first write to it."""
+    check_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / MARKER
+    if not marker.is_file():
+        marker.write_text(json.dumps({"created_by": "xinzhi-assistant", "version": 1}) + "\n", encoding="utf-8")
+
+
 class Index:
     """The live chunk collection plus its manifest."""
 
@@ -85,6 +134,8 @@ class Index:
         self.settings = settings
         self.embedder = embedder
         self.where = str(settings.index_dir) if settings.chroma == "embedded" else settings.chroma
+        if settings.chroma == "embedded" and client is None:
+            check_folder(Path(settings.index_dir))
         try:
             self.client = client or connect(settings)
             self._manifest_col = self.client.get_or_create_collection(MANIFEST, embedding_function=None)
@@ -92,7 +143,7 @@ class Index:
             raise
         except Exception as e:
             raise IndexError_(f"the index in {self.where} cannot be opened ({type(e).__name__}: {e}); "
-                              "rebuild it with `assistant ingest --rebuild`") from None
+                              f"{_rebuild_hint(settings)}") from None
         self._chunks: list[Chunk] | None = None
 
     # ---------------------------------------------------------------- manifest
@@ -201,6 +252,8 @@ class Index:
         warnings = tuple(w for d in docs for w in d.warnings)
         if old and sorted(c.id for c in chunks) == sorted(c.id for c in self.chunks()):
             return IngestReport(len(chunks), 0, len(sections), False, time.perf_counter() - t0, warnings)
+        if self.settings.chroma == "embedded":
+            claim_folder(Path(self.settings.index_dir))
 
         reuse = self._old_vectors() if old else {}
         name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
@@ -267,15 +320,34 @@ def _progress(total: int, enabled: bool) -> Callable[..., None]:
     return step
 
 
-def wipe_embedded(settings: Settings) -> None:
-    """Remove an embedded index folder that cannot be opened (for ``--rebuild``)."""
+def _rebuild_hint(settings: Settings) -> str:
+    folder = Path(settings.index_dir)
+    if settings.chroma != "embedded" or (folder / MARKER).is_file():
+        return ("`assistant ingest --rebuild` replaces it (it removes only Chroma's files there, "
+                "nothing else in the folder)")
+    return (f"{folder} has no {MARKER} marker, so `--rebuild` will not delete anything in it; "
+            "if it is an old index of this assistant, move it aside and run `assistant ingest`, "
+            "or set index_dir to a new folder")
+
+
+def wipe_embedded(settings: Settings) -> list[str]:
+    """Remove the Chroma files of an embedded index that cannot be opened (for ``--rebuild``).
+
+    Only a folder carrying this program's marker is touched, and in it only Chroma's own database and
+    segment folders; every other file stays. Returns the names removed.
+    """
     folder = Path(settings.index_dir)
     if settings.chroma != "embedded" or not folder.exists():
-        return
+        return []
+    check_folder(folder)
+    if not (folder / MARKER).is_file():
+        raise IndexError_(f"the index in {folder} cannot be opened and {_rebuild_hint(settings)}")
     from chromadb.api.shared_system_client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()  # drop the cached client holding the broken files
-    for child in folder.iterdir():
-        if child.name == "README.md":
-            continue
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    removed = []
+    for child in sorted(folder.iterdir()):
+        if _is_chroma_entry(child):
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+            removed.append(child.name)
+    return removed
