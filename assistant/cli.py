@@ -177,7 +177,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from .retrieve import QuestionError
-    from .types import Answer
 
     assistant = _assistant(args)
     history: list[tuple[str, Any]] = []
@@ -190,16 +189,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not question.strip():
             return 0
         try:
-            final = None
-            for piece in assistant.stream(question, history):
-                if isinstance(piece, Answer):
-                    final = piece
-                else:
-                    print(piece, end="", flush=True)
+            response = assistant.stream(question, history)
+            for piece in response:
+                print(piece, end="", flush=True)
+            final = response.answer()
             print()
-            if final is not None:
-                print("\n".join(_render_answer(final).splitlines()[1:]))
-                history.append((question, final))
+            print("\n".join(_render_answer(final).splitlines()[1:]))
+            history.append((question, final))
         except QuestionError as e:
             print(f"error: {e}")
 

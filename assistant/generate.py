@@ -38,6 +38,8 @@ class Request:
     english: bool = False
     hints: dict[str, Any] = field(default_factory=dict)
     refusal: str = ""  # the one sentence that means "the passages do not answer"
+    # set by the consumer (a closed tab, a new question, the stop button): backends stop within a second
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 class Generator(Protocol):

@@ -20,6 +20,8 @@ from .settings import Settings
 from .text import excerpt, mostly_english, other_language
 from .types import Answer, Citation, Retrieval, Timings
 
+__all__ = ["Assistant", "QuestionError", "Response"]
+
 History = Sequence[tuple[str, "Answer | str"]]
 _PRONOUN_RE = re.compile(r"^(那|那么)|他|她|这位|该专家|此人|\b(he|she|his|her)\b", re.IGNORECASE)
 LANGUAGE_NOTICE = "the document is in Chinese; answers are given in Chinese or English, so check the cited passages"
@@ -31,6 +33,41 @@ _MORE_RE = re.compile(r"还|其他|另外|别的|else|other", re.IGNORECASE)
 
 def _join(*notices: str) -> str:
     return "；".join(n for n in notices if n)
+
+
+class Response:
+    """One streamed answer: iterate it for text pieces, then ask it for the final ``Answer``
+    (like simonw/llm's ``Response``). ``cancel()`` asks the backend to stop generating."""
+
+    def __init__(self, steps: Iterator[str | Answer], cancel: threading.Event) -> None:
+        self._steps = steps
+        self._cancel = cancel
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for step in self._steps:
+            if isinstance(step, Answer):
+                self._answer = step
+            else:
+                yield step
+
+    def answer(self) -> Answer:
+        """The final answer (consumes whatever text was not iterated yet)."""
+        for _ in self:
+            pass
+        if self._answer is None:  # pragma: no cover - every path of the pipeline ends with an Answer
+            raise RuntimeError("the answer pipeline ended without an answer")
+        return self._answer
+
+    def text(self) -> str:
+        return self.answer().text
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
 
 class Assistant:
@@ -127,18 +164,18 @@ class Assistant:
 
     # ---------------------------------------------------------------- answering
     def ask(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Answer:
-        answer = None
-        for piece in self.stream(question, history, speakers):
-            if isinstance(piece, Answer):
-                answer = piece
-        assert answer is not None
-        return answer
+        return self.stream(question, history, speakers).answer()
 
-    def stream(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Iterator[str | Answer]:
-        """Yield text pieces as they are generated, then the final ``Answer``.
+    def stream(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Response:
+        """A ``Response``: iterate it for text pieces as they are generated, then call ``answer()``.
 
-        Raises QuestionError for a question that cannot be searched (empty, only symbols).
+        Raises QuestionError (when iterated) for a question that cannot be searched (empty, only symbols).
         """
+        cancel = threading.Event()
+        return Response(self._steps(question, history, speakers, cancel), cancel)
+
+    def _steps(self, question: str, history: History, speakers: Sequence[str],
+               cancel: threading.Event) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         query, routed, avoid = self.resolve(question, history)
         t_condense = (time.perf_counter() - t0) * 1000
@@ -157,7 +194,7 @@ class Assistant:
                                 t_condense=t_condense)
             return
         # an LLM sees no history: it gets the standalone form of a follow-up
-        request = self.request(query if generator.is_llm else question, retrieval)
+        request = self.request(query if generator.is_llm else question, retrieval, cancel)
         refuse_text = request.refusal
         pieces: list[str] = []
         first = 0.0
@@ -208,7 +245,7 @@ class Assistant:
                      _join(notice, premise, language), model_text)
 
     # ---------------------------------------------------------------- helpers
-    def request(self, question: str, retrieval: Retrieval) -> Request:
+    def request(self, question: str, retrieval: Retrieval, cancel: threading.Event | None = None) -> Request:
         """The messages an LLM gets for ``question``: the rules, then each passage's speaker,
         affiliation, title and best sentences (``settings.passage_chars`` characters at most)."""
         english = mostly_english(question)
@@ -224,7 +261,7 @@ class Assistant:
                       english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
                        retrieval.passages, english, {"weights": weights, "across": retrieval.across},
-                       refuse_text)
+                       refuse_text, cancel or threading.Event())
 
     @staticmethod
     def _extractive(request: Request) -> str:
@@ -258,5 +295,3 @@ class Assistant:
         return Answer(question, text, (), True, model, (), retrieval.passages,
                       Timings(t_retrieval, total, total, t_condense), notice or retrieval.notice, model_text)
 
-
-__all__ = ["Assistant", "QuestionError"]

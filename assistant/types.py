@@ -165,6 +165,13 @@ class Answer:
     notice: str = ""
     # what the LLM said when its answer was replaced (no citations) or refused; kept for inspection
     model_text: str = ""
+    # the router's call: "answer", "hedge" (the closest passages, said to be indirect) or "refuse",
+    # with the retrieval confidence it was made on and a short reason
+    decision: str = "answer"
+    confidence: float = 0.0
+    reason: str = ""
+    # the question as it was searched (a follow-up's standalone form), when it differs from ``question``
+    interpreted: str = ""
 
     @property
     def supported_share(self) -> float:
@@ -183,5 +190,12 @@ class Answer:
             "sentences": [s.to_json() for s in self.sentences],
             "timings": self.timings.to_json(),
             "notice": self.notice,
+            "decision": self.decision,
+            "confidence": round(self.confidence, 4),
+            "reason": self.reason,
+            "interpreted": self.interpreted,
+            "passages": [{"rank": n, "id": p.id, "speaker": p.speaker, "affiliation": p.chunk.affiliation,
+                          "title": p.chunk.title, "paragraph": p.chunk.paragraph, "text": p.text,
+                          "score": round(p.score, 5)} for n, p in enumerate(self.passages, 1)],
             **({"model_text": self.model_text} if self.model_text else {}),
         }

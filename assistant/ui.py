@@ -168,15 +168,15 @@ def respond(engines: Engines, message: str, chat: list[dict[str, Any]], history:
     chat.append({"role": "assistant", "content": "…"})
     try:
         text = ""
-        for piece in assistant.stream(message or "", history, speakers):
-            if isinstance(piece, Answer):
-                chat[-1] = {"role": "assistant", "content": render_answer_markdown(piece)}
-                history.append((message, piece))
-                yield chat, render_sources(piece), history, ""
-                return
+        response = assistant.stream(message or "", history, speakers)
+        for piece in response:
             text += piece
             chat[-1] = {"role": "assistant", "content": html.escape(text)}
             yield chat, render_sources(None), history, ""
+        final = response.answer()
+        chat[-1] = {"role": "assistant", "content": render_answer_markdown(final)}
+        history.append((message, final))
+        yield chat, render_sources(final), history, ""
     except QuestionError as e:
         chat[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(e))}"}
         yield chat, render_sources(None), history, ""

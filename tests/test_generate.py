@@ -142,9 +142,10 @@ def chat_server():  # type: ignore[no-untyped-def]
 def test_openai_compatible_streaming_and_citations(chat_server, seed_index) -> None:
     settings = seed_index.settings.with_overrides(model="openai:tiny", base_url=chat_server)
     assistant = Assistant(settings, index=seed_index)
-    parts = list(assistant.stream("吕薇认为发展新质生产力的本质是什么？"))
+    response = assistant.stream("吕薇认为发展新质生产力的本质是什么？")
+    parts = list(response)
     assert len(parts) > 3  # streamed in pieces
-    answer = parts[-1]
+    answer = response.answer()
     assert answer.model == "openai:tiny" and answer.citations[0].passage.speaker == "吕薇"
     assert answer.sentences[0].verdict == "supported"
 
