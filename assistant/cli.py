@@ -206,6 +206,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ANSWER_KEYS,
         RETRIEVAL_KEYS,
         TextbookBaseline,
+        ask_all,
         evaluate_answers,
         evaluate_retrieval,
         format_table,
@@ -220,25 +221,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
     retriever = assistant.retriever
     k = args.k or assistant.settings.k
-    ours = evaluate_retrieval(questions, lambda q: [(p.speaker, p.text) for p in retriever.search(q, k=k).passages],
-                              k)
+    def search(q: dict[str, Any]) -> list[tuple[str, str]]:
+        query, routed, _ = assistant.resolve(q["question"], [(h, "") for h in q.get("history") or []])
+        return [(p.speaker, p.text) for p in retriever.search(query, k=k, speakers=routed).passages]
+
+    ours = evaluate_retrieval(questions, search, k)
     result: dict[str, Any] = {"retrieval": {"assistant": ours}}
     if not args.no_baseline:
         raw = "\n".join(read_document(p) for p in document_paths([], assistant.settings))
         spans = section_spans(raw, [(c["speaker"], c["title"]) for c in retriever.index.stats()["sections"]])
         baseline = TextbookBaseline(raw, make_embedder(assistant.settings.embedder), spans)
-        result["retrieval"]["textbook"] = evaluate_retrieval(questions, lambda q: baseline.search(q, k), k)
+        result["retrieval"]["textbook"] = evaluate_retrieval(questions, lambda q: baseline.search(q["question"], k), k)
     if args.answers:
-        answers = []
         save = open(args.save_answers, "w", encoding="utf-8") if args.save_answers else None  # noqa: SIM115
+        done = 0
+
+        def keep(q: dict[str, Any], a: Any) -> None:
+            nonlocal done
+            done += 1
+            if save:  # one line per answer as soon as it exists: a slow model's run is kept as it goes
+                save.write(json.dumps(a.to_json(q["id"]), ensure_ascii=False) + "\n")
+                save.flush()
+            if assistant.generator.is_llm:
+                print(f"[{done}/{len(questions)}] {a.timings.total_ms / 1000:.1f} s", file=sys.stderr)
         try:
-            for n, q in enumerate(questions, 1):
-                answers.append(assistant.ask(q["question"]))
-                if save:  # one line per answer as soon as it exists: a slow model's run is kept as it goes
-                    save.write(json.dumps(answers[-1].to_json(q.get("id", str(n))), ensure_ascii=False) + "\n")
-                    save.flush()
-                if assistant.generator.is_llm:
-                    print(f"[{n}/{len(questions)}] {answers[-1].timings.total_ms / 1000:.1f} s", file=sys.stderr)
+            answers = ask_all(assistant, questions, keep)
         finally:
             if save:
                 save.close()

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .grounding import SUPPORTED, WEAK, check_sentence
+from .grounding import MARKER_RE, SUPPORTED, WEAK, check_sentence
 from .text import compact
 from .types import Answer
 
@@ -50,9 +50,11 @@ def retrieval_row(q: dict[str, Any], passages: Sequence[tuple[str, str]], k: int
 RETRIEVAL_KEYS = ("recall@1", "recall@3", "recall@5", "speaker_recall", "mrr")
 
 
-def evaluate_retrieval(questions: list[dict[str, Any]], search: Callable[[str], Sequence[tuple[str, str]]],
+def evaluate_retrieval(questions: list[dict[str, Any]],
+                       search: Callable[[dict[str, Any]], Sequence[tuple[str, str]]],
                        k: int) -> dict[str, dict[str, float]]:
-    rows = [retrieval_row(q, search(q["question"]), k) for q in questions if q.get("expect", "answer") == "answer"]
+    """``search`` gets the whole question record (a follow-up's ``history`` included)."""
+    rows = [retrieval_row(q, search(q), k) for q in questions if q.get("expect", "answer") == "answer"]
     return _by_type(rows, RETRIEVAL_KEYS)
 
 
@@ -64,14 +66,37 @@ def _keyword_recall(q: dict[str, Any], text: str) -> float | None:
     return sum(any(alt.lower() in low for alt in kw.split("|")) for kw in kws) / len(kws)
 
 
+# question types whose answer is one fact: the extractive answer should be short and lead with it
+SINGLE_FACT = frozenset({"factoid", "colloquial", "number", "pinyin", "followup", "false_premise"})
+
+
+def _lead_has_evidence(q: dict[str, Any], a: Answer) -> float | None:
+    """1.0 if the answer's first sentence carries most of one gold evidence string."""
+    evidence = [compact(e) for e in q.get("evidence", []) if e]
+    if not evidence or not a.sentences:
+        return None
+    lead = compact(a.sentences[0].text)
+    def share(e: str) -> float:
+        grams = {e[i:i + 2] for i in range(len(e) - 1)}
+        return sum(g in lead for g in grams) / (len(grams) or 1)
+    return float(max(share(e) for e in evidence) >= 0.6)
+
+
 def answer_row(q: dict[str, Any], a: Answer, experts: Sequence[str]) -> dict[str, Any]:
     refuse = q.get("expect") == "refuse"
     row: dict[str, Any] = {"id": q["id"], "type": q.get("type", "?")}
-    row["refusal_accuracy"] = float(a.abstained) if refuse else None
-    row["false_refusal"] = float(a.abstained) if not refuse else None
-    if refuse or a.abstained:
+    refused = a.decision == "refuse" or a.abstained
+    hedged = a.decision == "hedge" and not refused
+    row["refusal_accuracy"] = float(refused) if refuse else None
+    row["false_refusal"] = float(refused) if not refuse else None
+    row["hedged"] = float(hedged)
+    if refuse or refused:
         return row
     row["keyword_recall"] = _keyword_recall(q, a.text)
+    row["answer_chars"] = float(len(MARKER_RE.sub("", a.text)))
+    if q.get("type") in SINGLE_FACT:
+        row["single_fact_chars"] = row["answer_chars"]
+        row["lead_has_evidence"] = _lead_has_evidence(q, a)
     sents = a.sentences
     row["citation_recall"] = _mean([float(s.verdict == SUPPORTED) for s in sents]) if sents else 0.0
     # ALCE-style precision: a citation counts if its passage alone supports or partly supports the sentence
@@ -97,13 +122,45 @@ def answer_row(q: dict[str, Any], a: Answer, experts: Sequence[str]) -> dict[str
 
 
 ANSWER_KEYS = ("keyword_recall", "citation_recall", "citation_precision", "gold_speakers_cited",
-               "wrong_speaker", "refusal_accuracy", "false_refusal", "premise_corrected", "supported_share")
+               "wrong_speaker", "refusal_accuracy", "false_refusal", "hedged", "premise_corrected",
+               "supported_share", "lead_has_evidence", "single_fact_chars_p50", "answer_chars_p50")
+
+
+def _median(xs: Sequence[float]) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 def evaluate_answers(questions: list[dict[str, Any]], answers: list[Answer],
                      experts: Sequence[str]) -> dict[str, dict[str, float]]:
     rows = [answer_row(q, a, experts) for q, a in zip(questions, answers, strict=True)]
-    return _by_type(rows, ANSWER_KEYS)
+    table = _by_type(rows, [k for k in ANSWER_KEYS if not k.endswith("_p50")])
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups["overall"].append(r)
+        groups[r["type"]].append(r)
+    for g, rs in groups.items():
+        for key in ("single_fact_chars", "answer_chars"):
+            table[g][f"{key}_p50"] = _median([r[key] for r in rs if r.get(key) is not None])
+    return table
+
+
+def ask_all(assistant: Any, questions: Sequence[dict[str, Any]],
+            on_answer: Callable[[dict[str, Any], Answer], None] | None = None) -> list[Answer]:
+    """Answer every question as a student would ask it: a question with a ``history`` is asked after
+    those earlier questions, in one chat (their answers become the history)."""
+    answers = []
+    for q in questions:
+        history: list[tuple[str, Answer]] = []
+        for earlier in q.get("history") or []:
+            history.append((earlier, assistant.ask(earlier, history)))
+        answers.append(assistant.ask(q["question"], history))
+        if on_answer:
+            on_answer(q, answers[-1])
+    return answers
 
 
 # ----------------------------------------------------------------------------- baseline

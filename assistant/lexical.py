@@ -18,7 +18,7 @@ _WORD_RE = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?%?|[\u3400-\u9fff]+")
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     text = resources.files("assistant.resources").joinpath("stopwords.txt").read_text(encoding="utf-8")
-    return frozenset(w.strip() for w in text.splitlines() if w.strip())
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 
 
 @lru_cache(maxsize=1)
