@@ -1,0 +1,324 @@
+"""The passage side of the grounding check: cited passages cut into clauses, a claim clause aligned with
+the run of passage clauses that holds it, and the comparisons made there (``grounding.py`` gives the
+verdict): a word found, where, and how; numbers bound to the nouns they count; negation, comparatives
+and antonyms against the aligned clause; a noun put in another's place; roles and definitions swapped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from . import claims, lexicon
+
+_SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]*")
+
+
+class Clause:
+    """One clause of a cited passage with its words."""
+
+    def __init__(self, text: str, words: Sequence[claims.Word], passage: int, sentence: int) -> None:
+        self.text, self.words, self.passage, self.sentence = text, tuple(words), passage, sentence
+        self.fold = claims.fold(text)
+        self.all = {w.text for w in self.words}
+
+
+@lru_cache(maxsize=4096)
+def passage_clauses(text: str) -> tuple[tuple[str, tuple[claims.Word, ...], int], ...]:
+    """(clause text, its words, sentence number) of a passage; sentences end at 。！？ (not ；)."""
+    out = []
+    for n, m in enumerate(_SENTENCE_RE.finditer(text)):
+        for a, b in claims.clauses(m.group(0)):
+            a, b = a + m.start(), b + m.start()
+            out.append((text[a:b], claims.words(text[a:b]), n))
+    return tuple(out)
+
+
+@lru_cache(maxsize=50000)
+def _forms(text: str, entity: bool) -> tuple[str, tuple[str, ...], frozenset[str], tuple[str, ...]]:
+    """(folded word, its folded synonyms of two characters or more, its one-character synonyms, its characters)."""
+    t = claims.fold(text)
+    syn = () if entity else tuple(lexicon.synonyms(text))
+    return (t, tuple(claims.fold(x) for x in syn if len(x) > 1), frozenset(x for x in syn if len(x) == 1),
+            tuple(c for c in t if c.isalnum()))
+
+
+def match(w: claims.Word, fold: str, words: set[str]) -> str:
+    """How a claim word is found in a stretch of passage text: exact, synonym, chars, related, or ""."""
+    t, syn, single, chars = _forms(w.text, w.entity)
+    if t in fold:
+        return "exact"
+    if w.entity:
+        return ""  # names match exactly
+    if any(x in fold for x in syn) or single & words:
+        return "synonym"
+    if len(t) > 1 and claims.is_negator(t[0]) and w.text not in lexicon.known_words():  # 未获: 获, negated
+        return match(claims.Word(w.text[1:], w.pos, w.start), fold, words)
+    if len(chars) >= 2 and sum(c in fold for c in chars) >= max(2, -(-2 * len(chars) // 3)):
+        return "chars"  # most of its characters: a recombination of the passage's morphemes
+    if not w.noun and lexicon.classes(w.text) and any(lexicon.related(w.text, x) for x in words):
+        return "related"  # a verb or adjective of the same small class; for nouns that is another thing
+    return ""
+
+
+
+def number_swaps(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
+    """Two numbers of the passage exchanged between the words they go with: a word the claim puts beside
+    one of its numbers shares a passage clause only with another of its numbers."""
+    mine = claims.number_mentions(claim)
+    values = {n.value for n in mine}
+    _counted(claim, mine, clause_objs, f)
+    if len(values) < 2:
+        return
+    with_value: dict[str, list[str]] = {}
+    for c in clause_objs:
+        for m in claims.number_mentions(c.text):
+            with_value.setdefault(m.value, []).append(c.fold)
+    for n in mine:
+        if n.value not in with_value:
+            continue
+        for w in _beside(claim, n, mine):
+            t = claims.fold(w)
+            if any(t in c for c in with_value[n.value]):
+                continue
+            other = [v for v in values - {n.value} if any(t in c for c in with_value.get(v, ()))]
+            if other:
+                f.append(f"the cited passage puts {w!r} with {other[0]}, not {n.value}")
+                return
+
+
+_TIME_UNITS = ("年", "月", "日", "号", "天", "世纪", "年代", "小时", "分钟", "周", "岁")
+
+
+def _counted(claim: str, mine: list[claims.Number], clause_objs: list[Clause], f: list[str]) -> None:
+    """The noun a count counts (45个 世界级先进制造集群): if the passage counts it with another number and
+    never with this one, the claim moved the number. Dates and ordinals count nothing."""
+    def noun_after(text: str, n: claims.Number) -> str:
+        ws = [w for w in claims.words(text[n.end:n.end + 12]) if w.content]
+        return ws[0].text if ws and ws[0].start <= 3 else ""
+
+    theirs: dict[str, set[str]] = {}
+    for c in clause_objs:
+        for m in claims.number_mentions(c.text):
+            if m.unit not in _TIME_UNITS and not m.ordinal and (w := noun_after(c.text, m)):
+                theirs.setdefault(w, set()).add(m.value)
+    for n in mine:
+        w = noun_after(claim, n) if n.unit not in _TIME_UNITS and not n.ordinal else ""
+        if w in theirs and n.value not in theirs[w]:
+            f.append(f"the cited passage counts {w!r} as {'/'.join(sorted(theirs[w]))}, not {n.value}")
+            return
+
+
+def _beside(text: str, n: claims.Number, mine: list[claims.Number]) -> list[str]:
+    """The content words right before and after a number, within its clause and not past another number."""
+    clause = next(((a, b) for a, b in claims.clauses(text) if a <= n.start < b), (0, len(text)))
+    lo = max([clause[0], *(m.end for m in mine if m.end <= n.start)])
+    hi = min([clause[1], *(m.start for m in mine if m.start >= n.end)])
+    if any(0 <= n.start - m.end <= 1 or 0 <= m.start - n.end <= 1 for m in mine if m is not n):
+        return []  # 2023年9月, 六七十年代: parts of one date or range
+    ws = [w for w in claims.words(text[lo:hi]) if w.content and len(w.text) > 1 and w.text != n.unit]
+    at = n.start - lo
+    before = [w.text for w in ws if w.start + len(w.text) <= at][-1:]
+    after = [w.text for w in ws if w.start >= n.end - lo][:1]
+    return before + after
+
+
+def _short(s: str, n: int = 24) -> str:
+    return s if len(s) <= n else s[:n] + "…"
+
+
+def align(content: list[claims.Word], hits: dict[int, dict[int, str]], clause_objs: list[Clause],
+           extra: Sequence[str] = ()) -> tuple[int, int] | None:
+    """The run of consecutive clauses of one passage sentence that holds most of the claim clause's
+    words, each clause past the first costing one word (so a swap across two clauses shows); the
+    clause's numbers and comparatives break ties."""
+    weights = [{k: 1.0 if kind in ("exact", "synonym") else 0.5 for k, kind in hits[id(w)].items()} for w in content]
+    best: tuple[float, int, int] | None = None
+    span = (0, 0)
+    n = len(clause_objs)
+    for i in range(n):
+        got = [0.0] * len(weights)
+        seen: set[str] = set()
+        for j in range(i, min(n, i + 4)):
+            if (clause_objs[j].passage, clause_objs[j].sentence) != (clause_objs[i].passage, clause_objs[i].sentence):
+                break
+            for x, wd in enumerate(weights):
+                got[x] = max(got[x], wd.get(j, 0.0))
+            seen.update(e for e in extra if e in clause_objs[j].fold)
+            total = sum(got) + 0.3 * len(seen)
+            key = (total - 1.0 * (j - i), -(j - i), -i)
+            if total and (best is None or key > best):
+                best, span = key, (i, j)
+    return span if best else None
+
+
+def substitution(content: list[claims.Word], hits: dict[int, dict[int, str]], span: tuple[int, int],
+                  clause_objs: list[Clause], f: list[str], numbers_here: set[str]) -> None:
+    """One noun of the claim clause found in another clause of the same passage sentence but not in its
+    aligned clauses, which hold the rest of the claim clause and a noun of their own the claim lacks: A put
+    in B's place (技术端具有极大优势,但在科学端则明显不足 read as 科学端具有极大优势)."""
+    lo, hi = span
+    here = [w for w in content if any(lo <= k <= hi for k in hits[id(w)])]
+    away = [w for w in content if hits[id(w)] and w not in here]
+    if not away or len(away) > max(1, len(here) // 2) or not away[0].noun or len(here) < 2 \
+            or all(kind != "exact" for kind in hits[id(away[0])].values()):
+        return
+    said = claims.fold("".join(w.text for w in content))
+    elsewhere = [k for k, kind in hits[id(away[0])].items() if kind == "exact" and not lo <= k <= hi]
+    home = (clause_objs[lo].passage, clause_objs[lo].sentence)
+    if not any((clause_objs[k].passage, clause_objs[k].sentence) == home for k in elsewhere):
+        return  # from another sentence: a summary joining two statements, not a swap within one
+    if any(numbers_here & claims.numbers(clause_objs[k].text) for k in elsewhere):
+        return  # the passage puts it with the claim's number: bound as the claim binds it
+    if any(all(claims.fold(w.text) in said for w in clause_objs[k].words if w.content) for k in elsewhere):
+        return  # its own clause says nothing the claim clause does not ("在宏观层面,…"): a split, not a swap
+    other = _in_slot(content, away[0], [w for c in clause_objs[lo:hi + 1] for w in c.words])
+    if other is not None:
+        f.append(f"says {away[0].text!r} where the cited passage says {other.text!r}")
+
+
+def _in_slot(content: list[claims.Word], x: claims.Word, wwords: list[claims.Word]) -> claims.Word | None:
+    """The passage noun standing where the claim has ``x``: the claim words right before and after ``x``
+    are in the passage clause with one other word between them (or beside the one there is), a noun that
+    matches no claim word."""
+    i = content.index(x)
+    words = [w for w in wwords if w.content]
+    where = {w.text: k for k, w in reversed(list(enumerate(words)))}
+    before = content[i - 1].text if i else None
+    after = content[i + 1].text if i + 1 < len(content) else None
+    if (before is not None and before not in where) or (after is not None and after not in where) \
+            or (before is None and after is None):
+        return None
+    if before is not None and after is not None:
+        between = words[where[before] + 1:where[after]]
+        cand = between[0] if len(between) == 1 else None
+    elif before is not None:
+        cand = words[where[before] + 1] if where[before] + 1 < len(words) else None
+    else:
+        cand = words[where[after] - 1] if where[after] > 0 else None
+    if cand is None or not cand.noun or any(match(c, claims.fold(cand.text), {cand.text}) for c in content):
+        return None
+    return cand
+
+
+def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], condition: bool) -> None:
+    """Negation, comparatives/quantifiers and antonyms of a claim clause against its passage clauses."""
+    wwords = tuple(w for c in window for w in c.words)
+    wfold = claims.fold("，".join(c.text for c in window))
+    theirs_pol: dict[str, set[bool]] = {}
+    for c in window:
+        for k, v in claims.polarity(c.words).items():
+            theirs_pol.setdefault(k, set()).update(v)
+    for k, v in claims.polarity(ws).items():
+        if k in theirs_pol and not v & theirs_pol[k]:
+            f.append(f"negates {k!r}, which the cited passage states" if True in v
+                          else f"states {k!r}, which the cited passage negates")
+            break
+    mine, theirs = claims.comparative_classes(ws, condition), claims.comparative_classes(wwords)
+    for cls, word in mine.items():
+        if cls in theirs:
+            continue
+        other = claims.OPPOSITE_CLASS.get(cls)
+        if other in theirs:
+            f.append(f"says {word!r} where the cited passage says {theirs[other]!r}")
+        elif not any(claims.fold(x) in wfold for x in (word, *lexicon.synonyms(word))):
+            f.append(f"{word!r} is not in the cited passage")
+    cfold = claims.fold("".join(w.text for w in ws))
+    for i, w in enumerate(ws):
+        parts = {w.text} | ({w.text[k:k + 2] for k in range(len(w.text) - 1)} if len(w.text) > 2 else set())
+        for a in sorted({x for p in parts for x in lexicon.antonyms().get(p, ())}):
+            if claims.fold(a) not in wfold or claims.fold(a) in cfold:
+                continue
+            if claims.fold(w.text) not in wfold and not (parts - {w.text}) & {x.text for x in wwords}:
+                f.append(f"says {w.text!r} where the cited passage says {a!r}")
+                return
+            head = next((x.text for x in ws[i + 1:i + 3] if x.content), "")
+            if head and re.search(re.escape(claims.fold(a)) + r"的?" + re.escape(claims.fold(head)), wfold) \
+                    and not re.search(re.escape(claims.fold(w.text)) + r"的?" + re.escape(claims.fold(head)), wfold):
+                f.append(f"says {w.text}{head} where the cited passage says {a}{head}")
+                return
+
+
+_ROLE_MARKERS = frozenset("从 到 向 给 对 比 把 将 由 为 让 使 引领 推动 决定".split())
+
+
+def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) -> None:
+    """Two nouns in the other order than in the passage clause, with a verb or a role marker (从…到, 向,
+    给, 比) between them in both: the roles are swapped (A 引领 B is not B 引领 A; 从 A 到 B is not 从 B 到 A)."""
+    if any(w.text in ("被", "受", "让") for w in (*ws, *wwords)):
+        return  # a passive turns the order round
+    first: dict[str, int] = {}
+    for k, w in enumerate(wwords):
+        first.setdefault(w.text, k)
+    seq = [(i, w, first[w.text]) for i, w in enumerate(ws) if w.text in first and w.content and w.noun]
+    for x, (i, a, pa) in enumerate(seq):
+        for j, b, pb in seq[x + 1:]:
+            if a.text == b.text or pb > pa:
+                continue
+            mine = {w.text for w in ws[i + 1:j] if (w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS}
+            theirs = {w.text for w in wwords[pb + 1:pa]}
+            if mine & theirs:
+                f.append(f"swaps {a.text!r} and {b.text!r} around {sorted(mine & theirs)[0]!r} "
+                              "against the cited passage")
+                return
+
+
+def definition(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
+    """X 是 Y: in the passage's definition that shares most words with the claim's, X must stand on the
+    subject side and Y on the predicate side (工业化是…的实现路径 is not …是工业化的实现路径)."""
+    defs = []
+    for k, c in enumerate(clause_objs):
+        split = claims.split_copula(c.words)
+        if split is None and k and clause_objs[k - 1].sentence == c.sentence:  # "X,就是 Y"
+            split = claims.split_copula(clause_objs[k - 1].words + c.words)
+        if split:
+            defs.append(split)
+    if not defs:
+        return
+    for a, b in claims.clauses(claim):
+        split = claims.split_copula(claims.words(claim[a:b]))
+        if not split:
+            continue
+        left, _, right = split
+        best, best_key, most_straight = None, (0, 0), 0
+        for pl, _, pr in defs:
+            lf, rf = claims.fold("".join(w.text for w in pl)), claims.fold("".join(w.text for w in pr))
+            straight = sum(claims.fold(w.text) in lf for w in left) + sum(claims.fold(w.text) in rf for w in right)
+            cross = sum(claims.fold(w.text) in rf for w in left) + sum(claims.fold(w.text) in lf for w in right)
+            most_straight = max(most_straight, straight)
+            if (straight + cross, straight) > best_key:
+                best, best_key = (pl, pr, straight, cross), (straight + cross, straight)
+        if best is None or best_key[0] * 2 < len(left) + len(right):
+            continue
+        pl, pr, straight, cross = best
+        if not any(w.content for w in pl):
+            continue  # "其重要标志是…": the passage's subject is a pronoun
+        said_left = "".join(w.text for w in pl)
+        lf0, rf0 = claims.fold(said_left), claims.fold("".join(w.text for w in pr))
+        nouns = [w for w in left if w.noun]
+        swapped = nouns and all(claims.fold(w.text) in rf0 and claims.fold(w.text) not in lf0 for w in nouns) \
+            and any(claims.fold(w.text) in claims.fold("".join(x.text for x in right)) for w in pl if w.content)
+        if swapped or cross > most_straight:
+            f.append(f"swaps the two sides of the cited passage's {_short(said_left, 12)}是"
+                          f"{_short(''.join(w.text for w in pr), 16)}")
+            return
+        rf = claims.fold("".join(w.text for w in pr))
+        if sum(claims.fold(w.text) in rf for w in right) * 2 >= len(right):  # the same predicate: same subject?
+            lf = claims.fold(said_left)
+            stray = [w.text for w in left if claims.fold(w.text) not in lf and claims.fold(w.text) not in rf
+                     and not any(claims.fold(s) in lf for s in lexicon.synonyms(w.text))]
+            if stray and len(stray) * 2 >= len(left):
+                f.append(f"the cited passage says {_short(said_left, 12)}, not {stray[0]}, is "
+                              f"{_short(''.join(w.text for w in pr), 16)}")
+                return
+        if straight * 2 >= len(left) + len(right):
+            said = claims.fold("".join(w.text for w in right))
+            mine = [w for w in right if w.noun and claims.fold(w.text) not in rf]
+            theirs = [w for w in pr if w.noun and claims.fold(w.text) not in said
+                      and not any(lexicon.synonyms_share(w.text, x.text) for x in right)]
+            if mine and theirs:
+                f.append(f"the cited passage says {_short(said_left, 12)} is {theirs[0].text}, "
+                              f"not {mine[0].text}")
+                return
+
+
