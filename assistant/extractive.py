@@ -1,73 +1,245 @@
-"""The extractive engine: an answer made of the passages' own best sentences, grouped by
-speaker and cited, e.g. 「吕薇（国务院发展研究中心…）认为：…[1]」. No LLM, deterministic,
-instant; every sentence is verbatim from the passage it cites."""
+"""The extractive composer: an answer made of the passages' own words, cited, with no LLM.
+
+It leads with the one sentence (or clause run) that answers, then adds at most a few supporting
+ones, grouped by speaker, bounded by the kind of question:
+
+* one fact: the answering sentence, and a second one only when it adds a question word;
+* a list (哪些/几个/分别/what three…): the enumerated items of the lead's section (一是/二是…), each cut
+  to its first clause;
+* across experts (哪些专家/谁/which experts) or naming several: one sentence per speaker.
+
+Never a heading, a rhetorical question, or a sentence opening with a connective (因此/例如/however…)
+whose antecedent is not shown. Every piece is verbatim from the passage it cites, so the grounding
+check can verify it. Deterministic and instant; streamed piece by piece.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from .generate import Request
 from .text import sentence_spans
-from .text import weighted_overlap as _score
-from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
+from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Passage
 
-MAX_SENTENCES = 5
-PER_PASSAGE = 2
-MAX_PASSAGES = 4
+# a sentence that opens with one of these leans on the sentence before it (Chinese and English connectives)
+_CONNECTIVE = re.compile(
+    r"^(?:因此|因而|所以|为此|由此|对此|同时|此外|另外|另一方面|其次|再次|最后|例如|比如|譬如|如|但|但是|然而|而且|并且|"
+    r"而|则|于是|可见|总之|换言之|也就是说|这|这些|这种|这样|那么|其中|与此同时|相反|反之|当然)"
+    r"|^(?:therefore|thus|hence|so|however|but|moreover|also|for example|for instance|this|these|then)\b",
+    re.IGNORECASE)
+_ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
+                      r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
+_CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
+LEAD_CHARS = 100  # a lead sentence longer than this is cut to its best run of clauses
+SUPPORT_UNDER = 80  # a supporting sentence is added only to a lead shorter than this
+SHORT_LEAD = 30  # a lead shorter than this is followed by the next sentence
+BYLINE_PRIOR = 0.6
+ITEM_CHARS = 60
+MAX_ITEMS = 6
+MAX_SPEAKERS = 6
 
 
-def compose(request: Request) -> str:
-    """The answer text. ``request.hints['weights']`` maps question words to IDF weights."""
-    weights: dict[str, float] = request.hints.get("weights", {})
-    across = bool(request.hints.get("across"))
-    picked: list[tuple[int, int, str]] = []  # (passage rank, position in passage, sentence)
-    speakers_used: set[str] = set()
-    best = 0.0
-    for rank, p in enumerate(request.passages[:MAX_PASSAGES + (2 if across else 0)]):
-        sents = [p.text[a:b] for a, b in sentence_spans(p.text)]
-        if not sents:
+@dataclass(frozen=True)
+class Piece:
+    """One cited span of the answer: verbatim text of ``passages[rank]``."""
+
+    rank: int
+    text: str
+
+
+def _is_heading(s: str) -> bool:
+    """A title line rather than a sentence: short and unpunctuated, or numbered like 一、…"""
+    return (not re.search(r"[。！？!?；;]$", s) and len(s) <= 40) or bool(re.match(r"^[一二三四五六七八九十]+、", s))
+
+
+def _usable(s: str) -> bool:
+    return len(s) >= 6 and not _is_heading(s) and not re.search(r"[？?]\W*$", s)
+
+
+def _clauses(sentence: str) -> list[str]:
+    return [m.group(0) for m in _CLAUSE.finditer(sentence) if m.group(0).strip()]
+
+
+def _best_run(sentence: str, score: Callable[[str], float], limit: int) -> str:
+    """The run of consecutive clauses of ``sentence`` within ``limit`` characters that scores best
+    (the sentence itself when it is short enough)."""
+    if len(sentence) <= limit:
+        return sentence
+    parts = _clauses(sentence)
+    best, best_score = parts[0] if parts else sentence[:limit], -1.0
+    for i in range(len(parts)):
+        run = ""
+        for j in range(i, len(parts)):
+            if len(run) + len(parts[j]) > limit and run:
+                break
+            run += parts[j]
+            sc = score(run) - 0.001 * len(run)  # prefer the shorter of two runs that score the same
+            if sc > best_score:
+                best, best_score = run, sc
+    return best.rstrip(",，；;：:")
+
+
+def _sentences(p: Passage) -> list[tuple[int, str]]:
+    return [(i, p.text[a:b]) for i, (a, b) in enumerate(sentence_spans(p.text))]
+
+
+def _with_antecedent(sents: list[tuple[int, str]], i: int) -> list[str]:
+    """Sentence ``i``, preceded by the one before it when it opens with a connective."""
+    s = sents[i][1]
+    if _CONNECTIVE.match(s) and i > 0 and _usable(sents[i - 1][1]):
+        return [sents[i - 1][1], s]
+    return [s]
+
+
+def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind: str = "fact",
+            speakers: Sequence[str] = ()) -> list[Piece]:
+    """The cited pieces of an extractive answer, lead first.
+
+    ``score`` rates a piece of text against the question; ``kind`` is "fact", "list" or "across";
+    ``speakers`` (for "across" with named experts) are the experts to give one sentence each."""
+    candidates: list[tuple[float, int, int]] = []  # (score, passage rank, sentence index)
+    by_rank = {r: _sentences(p) for r, p in enumerate(passages)}
+    for r, sents in by_rank.items():
+        # a byline (name, affiliation, title) answers questions about the speaker; for anything else the
+        # statement's own sentences come first, since a title shares many words with the question
+        prior = BYLINE_PRIOR if passages[r].chunk.kind != "text" else 1.0
+        for i, s in sents:
+            if _usable(s) and not (_CONNECTIVE.match(s) and i == 0):
+                candidates.append((prior * score(s), r, i))
+    if not candidates:
+        return [Piece(0, passages[0].text)] if passages else []
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    top_score, lead_rank, lead_i = candidates[0]
+    if kind == "across":
+        return _one_per_speaker(passages, by_rank, candidates, score, speakers)
+    lead_sents = by_rank[lead_rank]
+    if kind == "list":
+        items = _list_items(passages, by_rank, lead_rank, lead_i, score)
+        if len(items) >= 2:
+            return items
+    lead = _with_antecedent(lead_sents, lead_i)
+    pieces = [Piece(lead_rank, _best_run(lead[0], score, LEAD_CHARS) if len(lead) == 1 else s) for s in lead]
+    # a short lead is a topic sentence (以华为为例。 / X 的本质是什么？): what it introduces follows it
+    nxt = lead_i + 1
+    if sum(len(p.text) for p in pieces) < SHORT_LEAD and nxt < len(lead_sents) and _usable(lead_sents[nxt][1]):
+        pieces.append(Piece(lead_rank, _best_run(lead_sents[nxt][1], score, LEAD_CHARS)))
+    # one supporting sentence of the same speaker that matches nearly as well, while the answer stays short
+    lead_text = "".join(p.text for p in pieces)
+    for sc, r, i in candidates[1:6]:
+        s = by_rank[r][i][1]
+        if passages[r].speaker != passages[lead_rank].speaker or s in lead_text or lead_text in s:
             continue
-        scored = sorted(((_score(s, weights), -i, s) for i, s in enumerate(sents)), reverse=True)
-        top = scored[0][0]
-        if rank > 0 and top <= 0:
+        if sc >= 0.6 * top_score and len(lead_text) < SUPPORT_UNDER:
+            pieces.append(Piece(r, _best_run(s, score, LEAD_CHARS)))
+        break
+    return pieces
+
+
+def _list_items(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, str]]], lead_rank: int,
+                lead_i: int, score: Callable[[str], float]) -> list[Piece]:
+    """The enumerated sentences (一是…/首先…/第一，…) of the lead passage's section, in text order."""
+    section = passages[lead_rank].chunk.section
+    speaker = passages[lead_rank].speaker
+    sents = by_rank[lead_rank]
+    near = [s for _, s in sents[max(0, lead_i - 1):lead_i + 2]]
+    if not any(_ORDINAL.match(s) for s in near):
+        return []  # the answering sentence is not part of an enumeration: answer it as a fact
+    lead_start = passages[lead_rank].chunk.start
+    seen: set[str] = set()
+    items: list[tuple[int, int, int, str]] = []  # (chunk start, sentence index, rank, text)
+    for r, p in enumerate(passages):
+        # the same statement, and near the lead (an enumeration spans a few hundred characters)
+        if p.chunk.section != section or p.speaker != speaker or abs(p.chunk.start - lead_start) > 1200:
             continue
-        if rank == 0:
-            best = top
-        elif not across and p.speaker != request.passages[0].speaker and top < best:
-            continue  # another expert only when the passage matches as well as the best one
-        take = 1 if across and p.speaker in speakers_used else (PER_PASSAGE + 1 if rank == 0 else PER_PASSAGE)
-        for sc, neg_i, s in scored[:take]:
-            if sc >= 0.5 * top and (sc > 0 or rank == 0) and len(s) >= 6:
-                picked.append((rank, -neg_i, s))
-        speakers_used.add(p.speaker)
-        if len(picked) >= MAX_SENTENCES:
+        for i, s in by_rank[r]:
+            key = s[:20]
+            if _ORDINAL.match(s) and key not in seen:
+                seen.add(key)
+                items.append((p.chunk.start, i, r, s))
+    items.sort()
+    if len(items) < 2:
+        return []
+    intro = [Piece(lead_rank, by_rank[lead_rank][lead_i][1])] if not _ORDINAL.match(by_rank[lead_rank][lead_i][1]) \
+        and len(by_rank[lead_rank][lead_i][1]) <= LEAD_CHARS else []
+    return intro + [Piece(r, _first_clauses(s)) for _, _, r, s in items[:MAX_ITEMS]]
+
+
+def _first_clauses(s: str) -> str:
+    out = ""
+    for c in _clauses(s):
+        if out and len(out) + len(c) > ITEM_CHARS:
             break
-    picked = picked[:MAX_SENTENCES]
-    # group by speaker in order of first appearance; keep passage order inside a group
-    order: list[str] = []
-    for rank, _, _ in picked:
-        sp = request.passages[rank].speaker
-        if sp not in order:
-            order.append(sp)
-    parts = []
-    for sp in order:
-        group = sorted((r, i, s) for r, i, s in picked if request.passages[r].speaker == sp)
-        chunk = request.passages[group[0][0]].chunk
-        if sp == EDITORIAL_SPEAKER:
-            lead = "编者按指出：" if not request.english else "The editors' introduction says: "
-        elif sp == UNKNOWN_SPEAKER:
-            lead = "文中写道：" if not request.english else "The document says: "
+        out += c
+    return out.rstrip(",，；;：:")
+
+
+def _one_per_speaker(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, str]]],
+                     candidates: list[tuple[float, int, int]], score: Callable[[str], float],
+                     speakers: Sequence[str]) -> list[Piece]:
+    """The best sentence of each speaker (the named ones, or every speaker whose passage matches nearly
+    as well as the best), best speaker first."""
+    top = candidates[0][0]
+    chosen: dict[str, Piece] = {}
+    for sc, r, i in candidates:
+        sp = passages[r].speaker
+        if sp in chosen or (speakers and sp not in speakers) or sp == UNKNOWN_SPEAKER:
+            continue
+        if not speakers and (sc < 0.5 * top or sp == EDITORIAL_SPEAKER):
+            continue
+        chosen[sp] = Piece(r, _best_run(by_rank[r][i][1], score, LEAD_CHARS))
+        if len(chosen) >= MAX_SPEAKERS:
+            break
+    return list(chosen.values())
+
+
+def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: bool = False,
+           names: Callable[[str], str] = lambda s: s) -> list[str]:
+    """The answer text in parts (one per speaker group, for streaming): a frame naming the speaker,
+    then the speaker's pieces, each followed by its marker. ``names`` gives a speaker's English name."""
+    groups: list[tuple[str, list[Piece]]] = []
+    for piece in pieces:
+        sp = passages[piece.rank].speaker
+        if groups and groups[-1][0] == sp:
+            groups[-1][1].append(piece)
         else:
-            who = f"{sp}（{chunk.affiliation}）" if chunk.affiliation else sp
-            lead = f"{who}认为：" if not request.english else f"{sp} ({chunk.affiliation}) says: "
-        body = "".join(f"{s}[{r + 1}]" for r, _, s in group)
+            groups.append((sp, [piece]))
+    parts = []
+    for sp, group in groups:
+        body = "".join(_end(p.text) + f"[{p.rank + 1}]" if not english else f"“{p.text}”[{p.rank + 1}]"
+                       for p in group)
+        if sp == EDITORIAL_SPEAKER:
+            lead = "编者按：" if not english else "The editors' introduction (in Chinese): "
+        elif sp == UNKNOWN_SPEAKER:
+            lead = "文中写道：" if not english else "The document says (in Chinese): "
+        else:
+            lead = f"{sp}：" if not english else f"{names(sp)} ({sp}) says (in Chinese): "
         parts.append(lead + body)
-    return "\n".join(parts)
+    return parts
+
+
+def _end(text: str) -> str:
+    """A piece cut at a clause ends in "……" so it does not read as the whole sentence."""
+    return text if re.search(r"[。！？!?；;”」）)]$", text) else text + "……"
+
+
+def bigram_score(question: str) -> Callable[[str], float]:
+    """A plain scorer: the share of the question's character pairs a text holds (for callers that have no
+    retriever to weigh words with)."""
+    q = re.sub(r"\W", "", question.lower())
+    pairs = {q[i:i + 2] for i in range(len(q) - 1)}
+    return lambda s: sum(p in s.lower() for p in pairs) / (len(pairs) or 1)
 
 
 class ExtractiveGenerator:
+    """The extractive engine as the backend registry knows it (``--model extractive``). The pipeline
+    composes with ``compose``/``render`` and its question weights directly; ``stream`` serves callers of
+    the plain Generator interface."""
+
     name = "extractive"
     is_llm = False
 
-    def stream(self, request: Request) -> Iterator[str]:
-        yield compose(request)
+    def stream(self, request: Any) -> Iterator[str]:
+        passages = tuple(request.passages)
+        yield from render(compose(passages, bigram_score(request.question)), passages, english=request.english)

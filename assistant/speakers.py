@@ -11,9 +11,13 @@ from dataclasses import dataclass
 
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
 
+# a question about several experts at once: "which experts / who", comparisons, "each", "all of them"
 _ACROSS_RE = re.compile(
-    r"哪些专家|哪几位|各位专家|几位专家|专家们|多位专家|不同专家|各专家|比较|对比|异同|分别|共识|都谈到|都提到|哪些人"
-    r"|which experts|which speakers|each expert|the experts|compare|comparison|differ|in common",
+    r"哪(些|几)(个|位|名)?(专家|学者|人|发言人)|哪(个|位|名)?(专家|学者|发言人)们|还有谁|都有谁|有谁|哪些人|各位|几位|专家们|"
+    r"多位|不同专家|各(个)?专家|大家|都(谈|提|说|讲|认为)|"
+    r"比较|对比|异同|区别|分别|共识|一致"
+    r"|which (experts|speakers|scholars)|who else|each (expert|speaker)|the experts|all (the )?(experts|speakers)"
+    r"|compare|comparison|differ|in common|agree|both",
     re.IGNORECASE)
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
@@ -96,6 +100,8 @@ class SpeakerDirectory:
         for s in self.experts:
             if s in compact_q or any(f" {form} " in folded for form in self._pinyin[s]):
                 named.append(s)
+        if len(named) < len(self.experts):
+            named.extend(s for s, _ in self._homophones(compact_q) if s not in named)
         if not named:
             for org, who in sorted(self._orgs_map.items(), key=lambda kv: -len(kv[0])):
                 if org in compact_q or (org.isascii() and f" {org} " in folded):
@@ -103,11 +109,38 @@ class SpeakerDirectory:
                     break
         return Mention(tuple(named), bool(_ACROSS_RE.search(question)), bool(_EDITORIAL_RE.search(question)))
 
+    def _homophones(self, compact_q: str) -> list[tuple[str, str]]:
+        """Experts whose name the question writes with other characters of the same sound (a typo an
+        input method makes: 任宝平 for 任保平, 张晖 for 张辉)."""
+        try:
+            from pypinyin import lazy_pinyin
+        except ImportError:
+            return []
+        cjk = [(i, c) for i, c in enumerate(compact_q) if "\u4e00" <= c <= "\u9fff"]
+        if not cjk:
+            return []
+        sounds = lazy_pinyin("".join(c for _, c in cjk))
+        if len(sounds) != len(cjk):
+            return []
+        found = []
+        for s in self.experts:
+            target = lazy_pinyin(s)
+            n = len(target)
+            for i in range(len(sounds) - n + 1):
+                # the same sounds at consecutive positions, and all characters but one the same
+                same = sum(cjk[i + k][1] == s[k] for k in range(n)) if sounds[i:i + n] == target else -1
+                if same >= max(1, n - 1) and cjk[i + n - 1][0] - cjk[i][0] == n - 1:
+                    found.append((s, "".join(c for _, c in cjk[i:i + n])))
+                    break
+        return found
+
     def strip_names(self, question: str) -> str:
         """The question without the experts' names (for judging what it asks about)."""
         out = question
         for s in self.experts:
             out = out.replace(s, " ")
+        for _, written in self._homophones(re.sub(r"[\s\u3000]+", "", out)):
+            out = out.replace(written, " ")
         for org in sorted(self._orgs_map, key=len, reverse=True):
             out = out.replace(org, " ")
         out = _ROLE_RE.sub(" ", out)
@@ -121,3 +154,15 @@ class SpeakerDirectory:
         """The question with the Chinese names of experts it names in pinyin added (for lexical search)."""
         extra = " ".join(s for s in mention.speakers if s not in question)
         return f"{question} {extra}".strip()
+
+
+def english_name(name: str) -> str:
+    """A Chinese name in pinyin, surname first, as English text writes it: 吕薇 -> Lü Wei, 任保平 -> Ren Baoping."""
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:
+        return name
+    syl = [s.replace("v", "ü") for s in lazy_pinyin(name)]
+    if not syl or not all(s.isalpha() for s in syl) or len(syl) < 2:
+        return name
+    return f"{syl[0].capitalize()} {''.join(syl[1:]).capitalize()}"

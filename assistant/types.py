@@ -62,6 +62,18 @@ class Chunk:
     start: int
     end: int
     source: str = ""
+    # "text": a slice of the section's text; "profile": the speaker's byline (name, affiliation, title) as
+    # printed above the statement; "overview": the document's list of speakers, in order (from the bylines)
+    kind: str = "text"
+
+    @property
+    def locator(self) -> str:
+        """Where in the statement this chunk is, for a reader: 第 3 段, or the byline."""
+        if self.kind == "profile":
+            return "署名与题目"
+        if self.kind == "overview":
+            return "发言人一览（据各篇署名）"
+        return f"第 {self.paragraph + 1} 段"
 
     def metadata(self) -> dict[str, Any]:
         meta = asdict(self)
@@ -93,19 +105,36 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Signals:
+    """What retrieval measured about how well the passages match the question (the decide step's input)."""
+
+    coverage: float = 0.0  # specificity-weighted share of the question's words found in the passages
+    dense: float = 0.0  # best cosine similarity of the question to a passage
+    lexical: float = 0.0  # best BM25 score
+    agree: float = 0.0  # 1 if the dense and the lexical ranking put the same passage first
+    words: int = 0  # content words the question has
+    english: bool = False
+    routed: bool = False  # the question names experts (or asks across them): passages are read together
+    key_found: float = 0.0  # how far the question's most specific word is found in the passages
+    missing: float = 0.0  # the specificity (/20) of the most specific word no passage holds
+    sentence: float = 0.0  # the best coverage of the question's words by one sentence of the passages
+    answer_type: float = 1.0  # 0 when the question asks for a number, time or place its best sentences lack
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """What the retriever hands to the answer step."""
 
     question: str
     passages: tuple[Passage, ...]
-    confidence: float
+    confidence: float  # how likely the passages answer the question, in [0, 1] (decide.confidence)
     speakers: tuple[str, ...] = ()  # experts the question names
     across: bool = False  # the question asks across experts
     notice: str = ""  # e.g. "question truncated to 2000 characters"
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.passages) and self.confidence >= 0.5
+    signals: Signals = field(default_factory=Signals)
 
 
 @dataclass(frozen=True)
@@ -122,6 +151,8 @@ class Citation:
             "affiliation": c.affiliation,
             "title": c.title,
             "paragraph": c.paragraph,
+            "kind": c.kind,
+            "locator": c.locator,
             "text": c.text,
         }
 
@@ -132,7 +163,7 @@ class SentenceCheck:
 
     text: str
     markers: tuple[int, ...]
-    verdict: str  # supported | weak | unsupported | uncited
+    verdict: str  # supported | weak | unsupported | uncited | unverifiable (English: nothing contradicts it)
     score: float = 0.0
     reason: str = ""
 

@@ -150,10 +150,22 @@ def test_chunk_ids_are_stable_and_unique(seed_doc) -> None:
 
 def test_chunk_size_is_respected_except_for_single_long_sentences(seed_doc) -> None:
     for c in chunk_sections(seed_doc.sections, 200, 50):
-        if len(c.text) > 200:
+        if len(c.text) > 200 and c.kind == "text":
             # only a heading kept with its paragraph, or one sentence longer than the limit
             assert len(sentence_spans(c.text)) <= 3
 
 
 def test_parse_text_of_only_noise_gives_no_sections() -> None:
     assert parse_text("\n \n\n").sections == ()
+
+
+def test_bylines_become_profile_chunks_and_one_overview(seed_doc) -> None:
+    chunks = chunk_sections(seed_doc.sections)
+    profiles = {c.speaker: c for c in chunks if c.kind == "profile"}
+    assert list(profiles) == [s.speaker for s in seed_doc.sections]
+    for s in seed_doc.sections:
+        assert s.affiliation in profiles[s.speaker].text and s.title in profiles[s.speaker].text
+    (overview,) = [c for c in chunks if c.kind == "overview"]
+    experts = [s.speaker for s in seed_doc.sections if s.speaker != "编者按"]
+    assert f"共有{len(experts)}位专家" in overview.text
+    assert [overview.text.index(e) for e in experts] == sorted(overview.text.index(e) for e in experts)

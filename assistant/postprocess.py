@@ -1,0 +1,152 @@
+"""A model's raw reply -> an answer the check can read: the stage between generate and check.
+
+Small local models write answers with structure the grounding check must not read as claims, and with
+citation slips the pipeline can repair. In order:
+
+* markers at the start of a line ("[1] 1. …") or alone after a heading colon ("吕薇认为：[1]") move to
+  the end of the line they belong to;
+* list numbers (1. / 2、 / （一）) and enumerators are kept as text but are not claims;
+* a trailing "资料编号：[1][2]" line, and markers pointing at no passage, go;
+* a reply cut by the token limit is trimmed to its last complete sentence (with a notice);
+* a reply with no content beyond markers, or none of whose sentences any passage supports, is not an
+  answer: the caller shows the extractive answer instead (with the model's text kept and a notice);
+* a sentence cited to the wrong passage, that another retrieved passage supports, is re-cited to it;
+* sentences left uncited get the passage that supports them (``grounding.attribute``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, attribute, check_sentence, parse_markers, split_answer
+from .types import Passage
+
+# a trailing "资料编号：[1][2]" / "Sources: [1]" line repeats markers and says nothing
+_SOURCE_LABEL_RE = re.compile(r"[ \t]*(?:资料编号|资料来源|参考资料|来源|引用|sources?|references?|passages?)"
+                              r"\s*(?:为|是)?\s*[:：]?\s*(?:\[\d+\]\s*)+[。.]?\s*$", re.IGNORECASE | re.MULTILINE)
+_MARKERS = rf"(?:\s*{MARKER_RE.pattern})+"
+_LEADING_MARKERS = re.compile(rf"^(\s*)({_MARKERS})\s*", re.MULTILINE)
+_LIST_NUMBER = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[（(][一二三四五六七八九十]+[)）]|"
+                          r"[一二三四五六七八九十]+、|[-*•])\s*", re.MULTILINE)
+_SENTENCE_END = re.compile(r"[。！？!?；;.…」”）)\]】]\s*$")
+
+
+@dataclass
+class Reply:
+    """The reply as the stages leave it, with what they did."""
+
+    text: str
+    notices: list[str] = field(default_factory=list)
+    truncated: bool = False
+    recited: int = 0
+    attributed: int = 0
+
+
+def normalize(raw: str, n_passages: int) -> Reply:
+    """Markers moved to where they belong, bad markers and source lines dropped, list numbers kept as
+    plain structure, a reply cut mid-sentence trimmed."""
+    text = _drop_bad_markers(raw.replace("\r\n", "\n"), n_passages)
+    text = _SOURCE_LABEL_RE.sub("", text)
+    # "[1] 1. 科研人员…" -> "1. 科研人员…[1]"
+    lines = []
+    for line in text.split("\n"):
+        m = _LEADING_MARKERS.match(line)
+        if m and line[m.end():].strip():
+            line = m.group(1) + line[m.end():].rstrip() + m.group(2).strip()
+        lines.append(line)
+    # a heading line whose only markers follow its colon ("吕薇认为：[1]") hands them to the next line
+    for i in range(len(lines) - 1):
+        body, markers = parse_markers(lines[i])
+        if markers and body.rstrip().endswith(("：", ":")) and not MARKER_RE.search(lines[i + 1]) \
+                and lines[i + 1].strip():
+            lines[i] = body.rstrip()
+            lines[i + 1] = lines[i + 1].rstrip() + "".join(f"[{m}]" for m in markers)
+    text = "\n".join(lines).strip()
+    reply = Reply(text)
+    if text and not _SENTENCE_END.search(MARKER_RE.sub("", text).rstrip() or "。"):
+        cut = max(text.rfind(c) for c in "。！？!?；;")
+        if cut > 0:
+            tail = MARKER_RE.match(text[cut + 1:].lstrip())
+            end = cut + 1 + (len(text[cut + 1:]) - len(text[cut + 1:].lstrip()) + tail.end() if tail else 0)
+            reply.text = text[:end].strip()
+            reply.truncated = True
+            reply.notices.append("the model's answer stopped at the length limit; its unfinished last sentence "
+                                 "was dropped")
+    return reply
+
+
+def claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The answer's sentences that make claims: list numbers and heading lines are structure."""
+    out = []
+    for body, markers in split_answer(text):
+        body = _LIST_NUMBER.sub("", body).strip()
+        if not body or (body.endswith(("：", ":")) and not markers):
+            continue
+        if re.sub(r"\W", "", body):
+            out.append((body, markers))
+    return out
+
+
+def has_content(text: str) -> bool:
+    """False for a reply of only markers, numbers and punctuation ("[1] [2][3]")."""
+    return bool(re.sub(r"[\W\d_]", "", MARKER_RE.sub("", _LIST_NUMBER.sub("", text))))
+
+
+def recite(text: str, passages: Sequence[Passage], experts: Sequence[str]) -> tuple[str, int]:
+    """Sentences whose cited passage does not support them, but another retrieved passage does, are re-cited
+    to the one that covers most of their words (the best-ranked of equals). Returns (text, sentences re-cited)."""
+    changed = 0
+    out = text
+    for body, markers in split_answer(text):
+        if not markers or check_sentence(body, markers, passages, experts).verdict in (SUPPORTED, UNVERIFIABLE):
+            continue
+        checks = [(check_sentence(body, (n,), passages, experts), n) for n in range(1, len(passages) + 1)
+                  if n not in markers]
+        scored = sorted(((c.score, -n) for c, n in checks if c.verdict == SUPPORTED), reverse=True)
+        if not scored:
+            continue
+        fits = [-scored[0][1]]
+        old = "".join(f"[{m}]" for m in markers)
+        pos = out.find(body)
+        at = out.find(old, pos) if pos >= 0 else -1
+        if at >= 0:
+            out = out[:at] + f"[{fits[0]}]" + out[at + len(old):]
+            changed += 1
+    return out, changed
+
+
+def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Reply | None:
+    """The reply made checkable, or None when it is not an answer (no content, or nothing supported)."""
+    reply = normalize(raw, len(passages))
+    if not has_content(reply.text):
+        return None
+    if MARKER_RE.search(reply.text):
+        repaired = attribute(reply.text, passages, experts, require_all=False)
+        if repaired and repaired[1]:
+            reply.text, reply.attributed = repaired
+            reply.notices.append(f"{repaired[1]} sentence(s) the model left uncited were matched to the passage "
+                                 "that supports them")
+    else:
+        cited = attribute(reply.text, passages, experts)
+        if not cited:
+            return None
+        reply.text, reply.attributed = cited
+        reply.notices.append("the model gave no citations; each sentence was matched to the passage that supports it")
+    reply.text, reply.recited = recite(reply.text, passages, experts)
+    if reply.recited:
+        reply.notices.append(f"{reply.recited} sentence(s) cited to the wrong passage were re-cited to the one "
+                             "that supports them")
+    verdicts = [check_sentence(b, m, passages, experts).verdict for b, m in claims(reply.text)]
+    if not verdicts or not any(v in (SUPPORTED, UNVERIFIABLE) for v in verdicts):
+        return None
+    return reply
+
+
+def _drop_bad_markers(text: str, n: int) -> str:
+    """Remove citation markers that point at no passage."""
+    def fix(m: re.Match[str]) -> str:
+        _, nums = parse_markers(m.group(0))
+        return "".join(f"[{x}]" for x in nums if 1 <= x <= n)
+    return MARKER_RE.sub(fix, text)
