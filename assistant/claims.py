@@ -20,7 +20,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from importlib import resources
 
 from . import lexicon
 from .lexicon import fmt_number, known_words
@@ -131,9 +130,8 @@ def _tagger():  # type: ignore[no-untyped-def]
     import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    with resources.as_file(resources.files("assistant.resources").joinpath("userdict.txt")) as path:
-        tokenizer.load_userdict(str(path))
+    tokenizer = jieba.Tokenizer()  # jieba's general dictionary only: no list of any one document's terms
+    tokenizer.initialize()
     return tokenizer, jieba.posseg.POSTokenizer(tokenizer)
 
 
