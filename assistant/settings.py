@@ -78,11 +78,11 @@ class Settings:
     bigram_weight: float = 1.0  # character-pair BM25 (typos, other segmentations) in the rank fusion
     # answer / hedge / refuse (assistant/decide.py): a logistic model of the retrieval signals and two cut
     # points, fitted by `assistant calibrate` on tests/gold/calibration.jsonl (never on the test half)
-    decide_bias: float = -1.5673
-    decide_coef: tuple[float, ...] = (-1.6324, 4.698, -0.6638, -6.5976, 1.5319, -1.103, 0.3003, -0.6625, -0.0241,
-                                      -0.4249)
-    refuse_below: float = 0.0009
-    answer_above: float = 0.0674
+    decide_bias: float = -4.6065
+    decide_coef: tuple[float, ...] = (-1.4859, 5.0365, -0.5528, -6.3077, 4.0106, -1.7692, -0.1345, 0.2614,
+                                      1.9322, 0.445)
+    refuse_below: float = 0.0001
+    answer_above: float = 0.1048
     max_question_chars: int = 2000
     max_new_tokens: int = 512
     # the most characters of each passage an LLM is shown (its best sentences; 0 = whole passage).
