@@ -207,21 +207,22 @@ def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: boo
             groups.append((sp, [piece]))
     parts = []
     for sp, group in groups:
-        body = "".join(_end(p.text) + f"[{p.rank + 1}]" if not english else f"“{p.text}”[{p.rank + 1}]"
-                       for p in group)
+        body = "".join(_end(p.text) + f"[{p.rank + 1}]" for p in group)
         if sp == EDITORIAL_SPEAKER:
-            lead = "编者按：" if not english else "The editors' introduction (in Chinese): "
+            lead = "编者按：" if not english else "The editors' introduction, in Chinese:\n"
         elif sp == UNKNOWN_SPEAKER:
-            lead = "文中写道：" if not english else "The document says (in Chinese): "
+            lead = "文中写道：" if not english else "The document says, in Chinese:\n"
         else:
-            lead = f"{sp}：" if not english else f"{names(sp)} ({sp}) says (in Chinese): "
+            # an English frame stands on its own line: a heading, not a claim for the check to read
+            lead = f"{sp}：" if not english else f"{names(sp)} ({sp}) says, in Chinese:\n"
         parts.append(lead + body)
     return parts
 
 
 def _end(text: str) -> str:
-    """A piece cut at a clause ends in "……" so it does not read as the whole sentence."""
-    return text if re.search(r"[。！？!?；;”」）)]$", text) else text + "……"
+    """A piece cut at a clause ends as a sentence (its clause mark becomes 。), so that each cited piece is
+    one sentence for the reader and for the check."""
+    return text if re.search(r"[。！？!?；;”」）)]$", text) else re.sub(r"[,，、：:]$", "", text) + "。"
 
 
 def bigram_score(question: str) -> Callable[[str], float]:

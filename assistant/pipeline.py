@@ -254,9 +254,11 @@ class Assistant:
             text = self._refusal_text(english, refused)
             yield finish(text, (), model, refused, first, notes, raw)
             return
-        text, more_notes, model, model_text = self._post_process(raw, retrieval, request, model, english)
+        text, more_notes, model, _ = self._post_process(raw, retrieval, request, model, english)
         checks = self.check(text, retrieval)
-        yield finish(lead + text, checks, model, decision, first, _join(notes, more_notes), model_text)
+        # the model's raw reply is kept with every LLM answer: to inspect a repair or a fallback, and so that
+        # `eval --save-answers` records real replies the post-processing tests replay
+        yield finish(lead + text, checks, model, decision, first, _join(notes, more_notes), raw)
 
     # ---------------------------------------------------------------- stage 4a: compose (extractive)
     def scorer(self, question: str) -> Callable[[str], float]:

@@ -194,7 +194,7 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     timings: Timings = field(default_factory=Timings)
     notice: str = ""
-    # what the LLM said when its answer was replaced (no citations) or refused; kept for inspection
+    # an LLM's raw reply, before post-processing (also when it was replaced or refused); "" for extractive
     model_text: str = ""
     # the router's call: "answer", "hedge" (the closest passages, said to be indirect) or "refuse",
     # with the retrieval confidence it was made on and a short reason
