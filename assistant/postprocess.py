@@ -66,9 +66,10 @@ def normalize(raw: str, n_passages: int) -> Reply:
     text = "\n".join(lines).strip()
     reply = Reply(text)
     if text and not _SENTENCE_END.search(MARKER_RE.sub("", text).rstrip() or "。"):
-        cut = max(text.rfind(c) for c in "。！？!?；;")
+        ends = [m.start() for m in re.finditer(r"[。！？!?；;]|\.(?=\s|\[|$)", text)]
+        cut = ends[-1] if ends else -1
         if cut > 0:
-            tail = MARKER_RE.match(text[cut + 1:].lstrip())
+            tail = re.match(_MARKERS, text[cut + 1:].lstrip())
             end = cut + 1 + (len(text[cut + 1:]) - len(text[cut + 1:].lstrip()) + tail.end() if tail else 0)
             reply.text = text[:end].strip()
             reply.truncated = True
@@ -82,7 +83,7 @@ def claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
     out = []
     for body, markers in split_answer(text):
         body = _LIST_NUMBER.sub("", body).strip()
-        if not body or (body.endswith(("：", ":")) and not markers):
+        if not body or body.endswith(("：", ":")):  # a heading introduces what follows; it claims nothing
             continue
         if re.sub(r"\W", "", body):
             out.append((body, markers))

@@ -1,0 +1,181 @@
+"""Post-processing of model replies, on replies the real model wrote.
+
+``tests/data/recorded_replies.jsonl`` holds real replies of Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, through
+llama.cpp) to calibration questions, as ``assistant eval --answers --save-answers`` saved them: the question,
+the passages the model was shown and its raw reply (``model_text``). Re-record with
+    ASSISTANT_MAX_NEW_TOKENS=160 assistant eval --questions Q.jsonl --answers --no-baseline \\
+        --model qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --save-answers F.jsonl
+Each reply is replayed through the post-processing stage as it is, and through the cases the stage exists
+for (made from the same real reply: its markers alone, its sentences as a numbered list, cut mid-sentence,
+cited to the wrong passage, markers at line starts and after a heading's colon), and a loopback server
+replays them through the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from assistant import postprocess
+from assistant.grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, check_sentence, split_answer
+from assistant.pipeline import Assistant
+from assistant.types import Chunk, Passage
+
+RECORDED = Path(__file__).parent / "data" / "recorded_replies.jsonl"
+RECORDS = [json.loads(line) for line in RECORDED.read_text(encoding="utf-8").splitlines() if line.strip()]
+EXPERTS = ["吕薇", "金碚", "李平", "王蕴", "任保平", "张辉", "盛朝迅", "李开孟"]
+
+
+def _passages(record: dict) -> list[Passage]:
+    return [Passage(Chunk(p["id"], p["text"], p["speaker"], p["affiliation"], p["title"], 0, p["paragraph"], 0,
+                          len(p["text"])), p["score"]) for p in record["passages"]]
+
+
+def _supported(text: str, passages: list[Passage]) -> list[tuple[str, tuple[int, ...]]]:
+    return [(b, m) for b, m in postprocess.claims(text)
+            if check_sentence(b, m, passages, EXPERTS).verdict in (SUPPORTED, UNVERIFIABLE)]
+
+
+def test_the_corpus_is_real_replies_of_the_real_model() -> None:
+    assert len(RECORDS) >= 30
+    assert all(r["model_text"] and "qwen2.5-coder-1.5b" in r["model"] for r in RECORDS)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=[r["id"] for r in RECORDS])
+def test_each_recorded_reply_is_made_checkable_or_replaced(record) -> None:
+    passages = _passages(record)
+    reply = postprocess.process(record["model_text"], passages, EXPERTS)
+    if reply is None:  # not an answer: no content, or nothing in it supported
+        assert not postprocess.has_content(postprocess.normalize(record["model_text"], len(passages)).text) or \
+            not _supported(postprocess.normalize(record["model_text"], len(passages)).text, passages)
+        return
+    markers = [int(n) for m in MARKER_RE.finditer(reply.text) for n in re.findall(r"\d+", m.group(1))]
+    assert all(1 <= n <= len(passages) for n in markers)
+    assert _supported(reply.text, passages)  # what is kept has at least one supported claim
+    for body, _ in postprocess.claims(reply.text):  # list numbers and headings are not claims
+        assert not re.match(r"^\s*\d{1,2}[.、)]", body)
+
+
+def _real_sentences(record: dict) -> list[tuple[str, tuple[int, ...]]]:
+    passages = _passages(record)
+    reply = postprocess.process(record["model_text"], passages, EXPERTS)
+    return _supported(reply.text, passages) if reply else []
+
+
+WITH_SUPPORT = [r for r in RECORDS if _real_sentences(r)]
+
+
+def test_enough_recorded_replies_have_supported_sentences_to_vary() -> None:
+    assert len(WITH_SUPPORT) >= 8
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_a_reply_of_only_markers_is_not_an_answer(record) -> None:
+    only = " ".join(m.group(0) for m in MARKER_RE.finditer(record["model_text"])) or "[1] [2][3]"
+    assert postprocess.process(only, _passages(record), EXPERTS) is None
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_list_numbers_are_structure_not_numbers(record) -> None:
+    passages = _passages(record)
+    sentences = _real_sentences(record)
+    listed = "\n".join(f"{n}. {body}" + "".join(f"[{m}]" for m in markers)
+                       for n, (body, markers) in enumerate(sentences, 1))
+    reply = postprocess.process(listed, passages, EXPERTS)
+    assert reply is not None
+    verdicts = [check_sentence(b, m, passages, EXPERTS).verdict for b, m in postprocess.claims(reply.text)]
+    assert verdicts == [check_sentence(b, m, passages, EXPERTS).verdict for b, m in sentences]
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_markers_at_line_starts_and_after_a_heading_colon_move_to_their_sentence(record) -> None:
+    passages = _passages(record)
+    body, markers = _real_sentences(record)[0]
+    tag = "".join(f"[{m}]" for m in markers)
+    for shaped in (f"{tag} {body}", f"{passages[markers[0] - 1].speaker}认为：{tag}\n{body}"):
+        reply = postprocess.process(shaped, passages, EXPERTS)
+        assert reply is not None and reply.text.rstrip().endswith(tag), reply and reply.text
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_a_reply_cut_at_the_length_limit_is_trimmed_with_a_notice(record) -> None:
+    passages = _passages(record)
+    body, markers = _real_sentences(record)[0]
+    cut = f"{body}{''.join(f'[{m}]' for m in markers)}另外，{body[: max(4, len(body) // 2)]}"
+    reply = postprocess.process(cut, passages, EXPERTS)
+    assert reply is not None and reply.truncated and "length limit" in " ".join(reply.notices)
+    assert "另外" not in reply.text
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_a_sentence_cited_to_the_wrong_passage_is_re_cited(record) -> None:
+    passages = _passages(record)
+    body, markers = _real_sentences(record)[0]
+    alone = [check_sentence(body, (n,), passages, EXPERTS).verdict in (SUPPORTED, UNVERIFIABLE)
+             for n in range(1, len(passages) + 1)]
+    wrong = [n for n, ok in enumerate(alone, 1) if not ok]
+    if not wrong or not any(alone):
+        pytest.skip("no single passage supports this sentence, or every one does: nothing to re-cite")
+    reply = postprocess.process(f"{body}[{wrong[0]}]", passages, EXPERTS)
+    assert reply is not None and reply.recited == 1
+    ((_, now),) = split_answer(reply.text)
+    assert check_sentence(body, now, passages, EXPERTS).verdict in (SUPPORTED, UNVERIFIABLE)
+
+
+# ----------------------------------------------------------------------------- through the pipeline
+
+
+class _Replay(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server that answers each recorded question with the model's recorded reply."""
+
+    replies: dict[str, str] = {}
+
+    def log_message(self, *args) -> None:  # noqa: D102
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        reply = next((r for q, r in self.replies.items() if f"Question: {q}" in prompt), "")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for i in range(0, len(reply), 8):
+            delta = {"choices": [{"index": 0, "delta": {"content": reply[i:i + 8]}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(delta, ensure_ascii=False)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture(scope="module")
+def replay_server():  # type: ignore[no-untyped-def]
+    _Replay.replies = {r["question"]: r["model_text"] for r in RECORDS}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Replay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_recorded_replies_through_the_pipeline(replay_server, seed_index) -> None:
+    """What the UI shows while streaming is the model's text; the final answer is either that text made
+    checkable (the model's engine) or, visibly, the extractive answer with a notice."""
+    settings = seed_index.settings.with_overrides(model="openai:recorded", base_url=replay_server)
+    assistant = Assistant(settings, index=seed_index)
+    engines = set()
+    for record in RECORDS:
+        response = assistant.stream(record["question"])
+        streamed = "".join(response)
+        answer = response.answer()
+        engines.add(answer.model)
+        if answer.decision == "refuse":
+            continue
+        assert answer.model_text == record["model_text"] or record["model_text"] not in streamed
+        if answer.model.startswith("extractive (fallback"):
+            assert "not backed by the passages" in answer.notice or "no citations" in answer.notice
+        else:
+            assert answer.model == "openai:recorded" and answer.citations
+    assert "openai:recorded" in engines
