@@ -351,7 +351,8 @@ class Assistant:
     def _premise_numbers(question: str, texts: Sequence[str]) -> list[str]:
         """The numbers a question states (as it wrote them) that none of ``texts`` contains."""
         have = numbers("\n".join(texts))
-        return [f"{n.value}{n.unit}" for n in number_mentions(question) if n.value not in have]
+        return [n.value if n.value.endswith(n.unit) else f"{n.value}{n.unit}" for n in number_mentions(question)
+                if n.value not in have]
 
     def _premise_notice(self, question: str, citations: Sequence[Citation]) -> str:
         """Numbers the question states that the cited passages do not contain."""
