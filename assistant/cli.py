@@ -428,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the browser chat (Gradio)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--auth", help="USER:PASSWORD required to open the page")
+    p.add_argument("--auth", help="USER:PASSWORD, or @FILE holding it (or set ASSISTANT_AUTH); required to open "
+                                  "the page")
     p.add_argument("--k", type=int)
     _common(p)
     _model(p)

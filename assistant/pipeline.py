@@ -173,7 +173,8 @@ class Assistant:
         if speakers and decision.outcome == REFUSE:
             who = "、".join(speakers)
             return Decision(REFUSE, decision.confidence,
-                            f"{decision.reason}; only {who}'s statement was searched (the expert filter is on)")
+                            f"{decision.reason}; only {who}'s statement was searched (the expert filter is on)",
+                            decision.missing, decision.unknown_people)
         return decision
 
     # ---------------------------------------------------------------- the whole pipeline
