@@ -105,7 +105,7 @@ def recite(text: str, passages: Sequence[Passage], experts: Sequence[str]) -> tu
             continue
         checks = [(check_sentence(body, (n,), passages, experts), n) for n in range(1, len(passages) + 1)
                   if n not in markers]
-        scored = sorted(((c.score, -n) for c, n in checks if c.verdict == SUPPORTED), reverse=True)
+        scored = sorted(((c.score, -n) for c, n in checks if c.verdict in (SUPPORTED, UNVERIFIABLE)), reverse=True)
         if not scored:
             continue
         fits = [-scored[0][1]]

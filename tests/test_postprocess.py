@@ -64,7 +64,8 @@ def test_each_recorded_reply_is_made_checkable_or_replaced(record) -> None:
 def _real_sentences(record: dict) -> list[tuple[str, tuple[int, ...]]]:
     passages = _passages(record)
     reply = postprocess.process(record["model_text"], passages, EXPERTS)
-    return _supported(reply.text, passages) if reply else []
+    # whole sentences (ending as sentences do), so that each case below has a sentence to reshape
+    return [(b, m) for b, m in _supported(reply.text, passages) if re.search(r"[。！？.!?”」]$", b)] if reply else []
 
 
 WITH_SUPPORT = [r for r in RECORDS if _real_sentences(r)]
