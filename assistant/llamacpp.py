@@ -325,6 +325,12 @@ class LlamaCppGenerator:
             stats.first_token = stats.first_token or stats.finished
             llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
 
+    def forget(self) -> None:
+        """Drop the KV state and the saved prefixes: the next request starts from an empty context."""
+        with self._model.lock:
+            self.llm.reset()
+            self._model.prefixes.clear()
+
     # ---------------------------------------------------------------- the library's own loop, for the benchmark
     def raw_generate(self, messages: list[dict[str, str]], max_new: int) -> Stats:
         """llama-cpp-python's own ``Llama.generate`` on the same prompt from an empty context,

@@ -136,8 +136,7 @@ def test_the_fixed_prefix_is_evaluated_once(ggufs) -> None:
     assert gen.last.reused_tokens < len(fixed)
     warm = "".join(gen.stream(Request("q", second, ())))
     assert gen.last.reused_tokens == len(fixed)  # the saved state, restored
-    gen.llm.reset()
-    gen._model.prefixes.clear()
+    gen.forget()
     cold = "".join(gen.stream(Request("q", second, ())))
     assert gen.last.reused_tokens == 0 and warm == cold
 
