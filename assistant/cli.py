@@ -459,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="extractive | auto | a model folder or .gguf | a cached hub id | openai:NAME")
+    p.add_argument("--model", help="auto (default: a local .gguf if `assistant models` finds one, else extractive) | "
+                   "extractive | FILE.gguf or llamacpp:FILE.gguf (llama.cpp) | FOLDER, hub id in the local "
+                   "cache or transformers:FILE.gguf (transformers) | openai:NAME (with --base-url)")
     p.add_argument("--base-url", help="OpenAI-compatible server address (or OPENAI_BASE_URL)")
 
 

@@ -199,8 +199,9 @@ _STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
 def offline_hub(settings: Settings | None = None) -> None:
     """Keep the Hugging Face libraries off the network (set before they are imported) unless the
     user opts in with ``ASSISTANT_ALLOW_DOWNLOADS=1`` (or ``allow_downloads = true``)."""
-    allowed = getattr(settings, "allow_downloads", None)
-    if allowed is None:
+    if settings is not None:
+        allowed = settings.allow_downloads
+    else:  # before settings exist (import time of a hub library): the variable the settings would read
         allowed = os.environ.get("ASSISTANT_ALLOW_DOWNLOADS", "").lower() in ("1", "true", "yes", "on")
     if allowed:
         return
@@ -236,8 +237,8 @@ def _device_and_dtype(settings: Settings) -> tuple[str | None, Any]:
     """``device_map``/``dtype`` settings ("auto": the GPU in bfloat16 when there is one, else CPU float32)."""
     import torch
 
-    device_map = getattr(settings, "device_map", "auto") or "auto"
-    dtype = getattr(settings, "dtype", "auto") or "auto"
+    device_map = settings.device_map or "auto"
+    dtype = settings.dtype or "auto"
     gpu = torch.cuda.is_available()
     if device_map == "auto":
         device_map = "auto" if gpu else None
@@ -387,7 +388,7 @@ class OpenAIGenerator:
             http = openai.DefaultHttpxClient(follow_redirects=False)
             self.client = openai.OpenAI(base_url=self.base_url, api_key=settings.api_key or "none",
                                         timeout=openai.Timeout(self.timeout, connect=min(10.0, self.timeout)),
-                                        max_retries=int(getattr(settings, "max_retries", 1)), http_client=http)
+                                        max_retries=settings.max_retries, http_client=http)
         except Exception as e:  # an unparsable base URL, e.g. "http://[::1"
             raise ModelError(f"--base-url {settings.base_url!r} is not a usable URL ({e})") from None
 

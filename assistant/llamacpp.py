@@ -200,8 +200,8 @@ class LlamaCppGenerator:
         self.settings = settings
         self.path = Path(spec).expanduser()
         self.name = f"llamacpp:{self.path.name}"
-        n_ctx = int(getattr(settings, "n_ctx", DEFAULT_N_CTX) or DEFAULT_N_CTX)
-        n_threads = int(getattr(settings, "n_threads", 0) or 0) or _threads_for(self.path)
+        n_ctx = settings.n_ctx or DEFAULT_N_CTX
+        n_threads = settings.n_threads or _threads_for(self.path)
         self._model = _load(self.path, n_ctx, n_threads)
         self.llm = self._model.llm
         self.last = Stats()

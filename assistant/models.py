@@ -47,7 +47,7 @@ class LocalModel:
 
 def models_dirs(settings: Any = None) -> list[Path]:
     """The folders searched for .gguf files; the first is where ``fetch`` writes."""
-    configured = getattr(settings, "models_dir", "") or os.environ.get("ASSISTANT_MODELS_DIR", "")
+    configured = (settings.models_dir if settings is not None else "") or os.environ.get("ASSISTANT_MODELS_DIR", "")
     dirs = str(configured).split(os.pathsep) if configured else list(DEFAULT_DIRS)
     return [Path(d).expanduser() for d in dirs if d]
 

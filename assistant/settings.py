@@ -69,6 +69,20 @@ class Settings:
     base_url: str = ""
     api_key: str = ""
     request_timeout: float = 120.0
+    # how often the OpenAI-compatible backend retries a failed connection (the SDK's max_retries)
+    max_retries: int = 1
+    # folders searched for .gguf files by `assistant models` and `auto`, separated by the OS path
+    # separator ("" = ~/.cache/xinzhi-assistant/models, then ~/.cache/real-model); `models fetch` writes to the first
+    models_dir: str = ""
+    # llama.cpp: context length in tokens, and threads (0 = one per physical core)
+    n_ctx: int = 4096
+    n_threads: int = 0
+    # transformers: where the weights go ("auto" = the GPU when there is one, else CPU, or an
+    # accelerate device map such as "cuda:0") and in what precision ("auto" = bfloat16 on a GPU, else float32)
+    device_map: str = "auto"
+    dtype: str = "auto"
+    # let the Hugging Face libraries download (off by default: models come from local files)
+    allow_downloads: bool = False
     chunk_size: int = 400
     chunk_overlap: int = 100
     k: int = 5
@@ -127,7 +141,7 @@ class Settings:
 # ------------------------------------------------------------------ what each setting accepts
 
 _PATHS = {"index_dir", "seeds_dir", "prompts_dir"}
-_CHOICES = {"condense": ("auto", "rules", "llm")}
+_CHOICES = {"condense": ("auto", "rules", "llm"), "dtype": ("auto", "float32", "bfloat16", "float16")}
 # (least, greatest) for numbers; None = unbounded
 _RANGES: dict[str, tuple[float | None, float | None]] = {
     "chroma_timeout": (0.1, 3600), "ingest_wait": (0, 86400), "request_timeout": (0.1, 86400),
@@ -135,10 +149,11 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "dense_weight": (0, None), "lexical_weight": (0, None), "bigram_weight": (0, None),
     "refuse_below": (0, 1), "answer_above": (0, 1), "max_question_chars": (1, None),
     "max_new_tokens": (1, None), "passage_chars": (0, None), "history_turns": (0, 100),
+    "max_retries": (0, 20), "n_ctx": (256, 1 << 20), "n_threads": (0, 1024),
 }
 _KINDS: dict[str, str] = {
     f.name: ("path" if f.name in _PATHS else "dict" if f.name == "extra" else
-             "floats" if str(f.type).startswith("tuple[float") else
+             "floats" if str(f.type).startswith("tuple[float") else "bool" if f.type == "bool" else
              "int" if f.type == "int" else "float" if f.type == "float" else "str")
     for f in fields(Settings)
 }
@@ -164,6 +179,15 @@ def _coerce(name: str, value: Any, origin: str = "") -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{bad} must be a list of numbers (comma-separated in a variable), got {value!r}") \
                 from None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str | int) else ""
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{bad} must be true or false, got {value!r}")
     if kind == "dict":
         if not isinstance(value, dict):
             raise ConfigError(f"{bad} must be a table, got {value!r}")

@@ -286,9 +286,13 @@ def test_the_hub_libraries_run_offline_with_a_cached_model(tiny_model, tmp_path)
 def test_downloads_are_allowed_only_when_asked(monkeypatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setenv("ASSISTANT_ALLOW_DOWNLOADS", "1")
-    generate.offline_hub(Settings())
+    generate.offline_hub(Settings(allow_downloads=True))  # allow_downloads = true in assistant.toml
     assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
+    monkeypatch.setenv("ASSISTANT_ALLOW_DOWNLOADS", "1")
+    generate.offline_hub(None)  # before settings exist, the variable decides
+    assert "HF_HUB_OFFLINE" not in os.environ
+    generate.offline_hub(Settings())  # settings say no: offline
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
 # ----------------------------------------------------------------------------- OpenAI-compatible

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -142,7 +141,7 @@ def test_the_fixed_prefix_is_evaluated_once(ggufs) -> None:
 
 
 def test_a_prompt_longer_than_the_context_says_what_to_change(ggufs) -> None:
-    gen = LlamaCppGenerator(str(ggufs["random"]), SimpleNamespace(max_new_tokens=8, n_ctx=256))  # type: ignore[arg-type]
+    gen = LlamaCppGenerator(str(ggufs["random"]), Settings(max_new_tokens=8, n_ctx=256))
     with pytest.raises(ModelError, match="n_ctx 256.*passage_chars"):
         list(gen.stream(Request(QUESTION, _messages("长" * 600), ())))
 

@@ -460,9 +460,25 @@ def test_settings_check_types_ranges_and_choices() -> None:
 
     assert load_settings(env={"ASSISTANT_K": "7", "ASSISTANT_CONDENSE": "rules"}, config=None).k == 7
     for env in ({"ASSISTANT_CHUNK_SIZE": "100", "ASSISTANT_CHUNK_OVERLAP": "100"}, {"ASSISTANT_K": "1.5"},
-                {"ASSISTANT_REQUEST_TIMEOUT": "nan"}, {"ASSISTANT_EXTRA": "x"}):
-        with pytest.raises(ConfigError):
+                {"ASSISTANT_REQUEST_TIMEOUT": "nan"}, {"ASSISTANT_EXTRA": "x"}, {"ASSISTANT_N_CTX": "10"},
+                {"ASSISTANT_DTYPE": "float8"}, {"ASSISTANT_ALLOW_DOWNLOADS": "maybe"},
+                {"ASSISTANT_MAX_RETRIES": "-1"}):
+        with pytest.raises(ConfigError, match=next(iter(env)).removeprefix("ASSISTANT_").lower()):
             load_settings(env=env)
+
+
+def test_backend_settings_are_declared_and_reach_the_backends(tmp_path) -> None:
+    """The knobs people swapping models turn (issue 13) are settings like any other: typed, checked,
+    set from a config file or ASSISTANT_<NAME>, and read by the backend that uses them."""
+    from assistant.models import models_dirs
+    from assistant.settings import load_settings
+
+    s = load_settings(env={"ASSISTANT_N_CTX": "2048", "ASSISTANT_N_THREADS": "3", "ASSISTANT_DTYPE": "bfloat16",
+                           "ASSISTANT_ALLOW_DOWNLOADS": "yes", "ASSISTANT_MAX_RETRIES": "0",
+                           "ASSISTANT_MODELS_DIR": f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}"}, config=None)
+    assert (s.n_ctx, s.n_threads, s.dtype, s.allow_downloads, s.max_retries) == (2048, 3, "bfloat16", True, 0)
+    assert models_dirs(s) == [tmp_path / "a", tmp_path / "b"]
+    assert load_settings(env={}, config=None).allow_downloads is False
 
 
 def test_a_manifest_that_is_not_json_is_one_line_and_rebuild_mends_it(tmp_path, capsys) -> None:
