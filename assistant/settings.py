@@ -58,7 +58,7 @@ class Settings:
     prompts_dir: Path = field(default_factory=lambda: _data_folder("prompts"))
     # "embedded" (a PersistentClient in index_dir) or a server URL such as http://127.0.0.1:8000
     chroma: str = "embedded"
-    # the longest any one call to a Chroma server may take (connect, request, answer), in seconds
+    # the longest any one Chroma call may take (a server: connect, request, answer; embedded: the database), in s
     chroma_timeout: float = 15.0
     # how long an ingest waits for another one writing the same index before giving up, in seconds
     ingest_wait: float = 60.0

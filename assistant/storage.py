@@ -7,8 +7,10 @@
   creation is atomic on the server; it expires, so a crashed ingest does not block the next for long).
 * **Read-only snapshots**: Chroma writes to its files whenever it opens them, so readers open a private
   copy (the database through a read-only SQLite connection, and the segment files).
-* **Deadlines**: every call to a Chroma server runs under ``chroma_timeout``; one that gets no answer
-  is an outage (``ChromaUnavailable``), never reported as a damaged index.
+* **Deadlines**: every Chroma call runs under ``chroma_timeout``, on a server and embedded alike; one
+  that gets no answer is an outage (``ChromaUnavailable``), never reported as a damaged index. (An
+  embedded call can hang on a stalled disk or a network file system; a build that times out leaves the
+  live build untouched, because a build only switches the manifest once all of it is written.)
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class IndexReplaced(IndexError_):
 
 
 class ChromaUnavailable(IndexError_):
-    """The Chroma server did not answer: an outage, not damage."""
+    """Chroma (a server, or the embedded database) did not answer: an outage, not damage."""
 
 
 class IngestBusy(IndexError_):
@@ -98,7 +100,8 @@ def bounded(fn: Callable[[], Any], settings: Settings) -> Any:
     """``fn()`` on a daemon thread, given at most ``settings.chroma_timeout`` seconds.
 
     A Chroma server that accepts connections and never answers would otherwise hang the caller forever
-    (its HTTP client has no timeout). A thread left waiting on a dead server ends with the process."""
+    (its HTTP client has no timeout), and so would an embedded database on a stalled disk. A thread left
+    waiting ends with the process."""
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -112,6 +115,11 @@ def bounded(fn: Callable[[], Any], settings: Settings) -> Any:
 
     threading.Thread(target=run, name="chroma-call", daemon=True).start()
     if not done.wait(settings.chroma_timeout):
+        if settings.chroma == "embedded":
+            raise ChromaUnavailable(
+                f"the index in {settings.index_dir} did not answer in {settings.chroma_timeout:g} s; its disk may "
+                "be stalled or another program may hold its database. Try again; if the folder is on a slow or "
+                "network disk, raise chroma_timeout (ASSISTANT_CHROMA_TIMEOUT)")
         raise unreachable(settings, f"in {settings.chroma_timeout:g} s (no answer)")
     if "error" in box:
         raise box["error"]

@@ -135,9 +135,9 @@ class Index:
 
     # ---------------------------------------------------------------- calls
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One Chroma call: bounded by the deadline on a server, with transport failures named as outages."""
+        """One Chroma call, bounded by ``chroma_timeout``; on a server, transport failures are named as outages."""
         if self.embedded:
-            return fn(*args, **kwargs)
+            return bounded(lambda: fn(*args, **kwargs), self.settings)
         try:
             return bounded(lambda: fn(*args, **kwargs), self.settings)
         except ChromaUnavailable:

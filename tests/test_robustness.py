@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import re
 import threading
 import time
 from pathlib import Path
@@ -248,6 +249,35 @@ def test_the_pipeline_names_a_hung_chroma_server_within_the_deadline(stalled_ser
     with pytest.raises(ChromaUnavailable, match=r"cannot reach the Chroma server at .* in 1 s"):
         Assistant(settings).ask(QUESTION)
     assert time.monotonic() - t0 < 1.0 + 1
+
+
+def test_an_embedded_index_that_stops_answering_is_named_within_the_deadline(hash_index, tmp_path,
+                                                                             monkeypatch) -> None:
+    """Issue 15, item 3: embedded Chroma calls had no deadline. A database on a stalled disk (here its
+    query never returns) must give a clear message within chroma_timeout + 1 s, not a hang; the same
+    index answers when nothing stalls (the control)."""
+    from chromadb.api.models.Collection import Collection
+
+    from assistant.pipeline import Assistant
+
+    settings = _copy_index(hash_index, tmp_path).with_overrides(chroma_timeout=1.0)
+    assert not Assistant(settings).ask(QUESTION).abstained  # control: answers when nothing stalls
+    stall = threading.Event()
+    real_query = Collection.query
+
+    def stalled_query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        stall.wait(30)
+        return real_query(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "query", stalled_query)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(ChromaUnavailable, match=rf"the index in {re.escape(str(settings.index_dir))} did not "
+                                                    r"answer in 1 s.*chroma_timeout"):
+            Assistant(settings).ask(QUESTION)
+        assert time.monotonic() - t0 < 1.0 + 1
+    finally:
+        stall.set()
 
 
 class StallableProxy:
