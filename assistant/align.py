@@ -195,6 +195,7 @@ def _in_slot(content: list[claims.Word], x: claims.Word, wwords: list[claims.Wor
     elif before is not None:
         cand = words[where[before] + 1] if where[before] + 1 < len(words) else None
     else:
+        assert after is not None  # one of the two neighbours exists (checked above)
         cand = words[where[after] - 1] if where[after] > 0 else None
     if cand is None or not cand.noun or any(match(c, claims.fold(cand.text), {cand.text}) for c in content):
         return None

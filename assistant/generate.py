@@ -237,9 +237,9 @@ def _device_and_dtype(settings: Settings) -> tuple[str | None, Any]:
     """``device_map``/``dtype`` settings ("auto": the GPU in bfloat16 when there is one, else CPU float32)."""
     import torch
 
-    device_map = settings.device_map or "auto"
     dtype = settings.dtype or "auto"
     gpu = torch.cuda.is_available()
+    device_map: str | None = settings.device_map or "auto"
     if device_map == "auto":
         device_map = "auto" if gpu else None
     if dtype == "auto":

@@ -131,7 +131,7 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
                     or (w.noun and not lexicon.shell_noun(w.text)) \
                     or (lexicon.directional(w.text) and not near):
                 f.append(f"{w.text!r} is not in the cited passage")
-        if not window:
+        if not window or span is None:
             continue
         align.substitution(content, hits, span, clause_objs, f, claims.numbers(claim[a:b]))
         align.compare_clause(ws, window, f, "才" in claim)

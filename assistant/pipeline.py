@@ -82,6 +82,13 @@ class Response:
     def cancel(self) -> None:
         self._cancel.set()
 
+    def close(self) -> None:
+        """Cancel and let go of the backend now (its generator's clean-up runs) when nobody will read on."""
+        self._cancel.set()
+        close = getattr(self._steps, "close", None)
+        if close is not None:
+            close()
+
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
@@ -180,6 +187,13 @@ class Assistant:
     # ---------------------------------------------------------------- the whole pipeline
     def ask(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Answer:
         return self.stream(question, history, speakers).answer()
+
+    def as_runnable(self) -> Any:
+        """The whole pipeline as a LangChain ``Runnable``: ``invoke("问题")`` gives ``Answer.to_json()``
+        (citations, sentence verdicts, decision, confidence); see ``assistant/runnable.py``."""
+        from .runnable import AssistantRunnable
+
+        return AssistantRunnable(self)
 
     def stream(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Response:
         """A ``Response``: iterate it for text pieces as they are produced, then call ``answer()``.

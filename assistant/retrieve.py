@@ -267,7 +267,10 @@ class Retriever:
         """For a question that asks for a number, a time or a place: a test of whether a text has one."""
         for _, asks, has in _WANTS:
             if asks.search(question):
-                return (lambda x, has=has: bool(has.search(x))) if has else (lambda x: bool(self.tokenizer.places(x)))
+                if has is not None:
+                    pattern = has
+                    return lambda x: bool(pattern.search(x))
+                return lambda x: bool(self.tokenizer.places(x))
         return None
 
     def bridge(self, question: str) -> list[str]:

@@ -293,13 +293,6 @@ class Index:
                 self._chunks = _in_order(chunks, self.manifest)
             return self._chunks
 
-    def vectorstore(self) -> Any:
-        from langchain_chroma import Chroma
-
-        self.check_embedder()
-        return Chroma(client=self.client, collection_name=self._live().name,
-                      embedding_function=self.embedder, create_collection_if_not_exists=False)
-
     def dense_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks."""
         if self.embedder is None:

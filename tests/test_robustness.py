@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
-import re
 import threading
 import time
 from pathlib import Path
