@@ -227,14 +227,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ask_all,
         evaluate_answers,
         evaluate_retrieval,
+        format_handling,
         format_table,
+        handling,
         section_spans,
     )
     from .ingest import document_paths
     from .parse import read_document
 
+    if args.replies:
+        from .evaluate import format_handling, handling
+
+        rows = list(iter_jsonl(args.replies))
+        if args.json:
+            _print_json(handling(rows))
+        else:
+            print(format_handling(f"how the replies in {args.replies} were handled", handling(rows)))
+        return 0
     if not args.questions:
-        raise UserError("give --questions FILE.jsonl")
+        raise UserError("give --questions FILE.jsonl (or --replies FILE.jsonl)")
     if args.save_answers:
         target = Path(args.save_answers)
         if target.is_dir() or not target.resolve().parent.is_dir():
@@ -275,6 +286,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 save.close()
         result["answers"] = {assistant.model_name: evaluate_answers(questions, answers,
                                                                     retriever.directory.experts)}
+        if assistant.generator.is_llm:
+            result["handling"] = handling([a.to_json() for a in answers])
     if args.json:
         _print_json(result)
         return 0
@@ -282,6 +295,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if "answers" in result:
         print()
         print(format_table(f"answers on {args.questions}", result["answers"], ANSWER_KEYS))
+    if "handling" in result:
+        print()
+        print(format_handling(f"how {assistant.model_name}'s replies were handled", result["handling"]))
     return 0
 
 
@@ -406,7 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model(p)
 
     p = sub.add_parser("eval", help="retrieval (and answer) metrics beside the textbook baseline")
-    p.add_argument("--questions", required=True, help="gold questions, JSONL (see tests/gold/README.md)")
+    p.add_argument("--questions", help="gold questions, JSONL (see tests/gold/README.md)")
+    p.add_argument("--replies", metavar="FILE", help="only summarize how the answers saved by --save-answers "
+                   "were handled (decisions, replaced replies, notices, verdicts, time to first token)")
     p.add_argument("--k", type=int)
     p.add_argument("--answers", action="store_true", help="also answer every question and score the answers")
     p.add_argument("--no-baseline", action="store_true", help="skip the textbook baseline")

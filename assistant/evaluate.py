@@ -7,7 +7,8 @@ after removing all whitespace.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -146,6 +147,61 @@ def evaluate_answers(questions: list[dict[str, Any]], answers: list[Answer],
         for key in ("single_fact_chars", "answer_chars"):
             table[g][f"{key}_p50"] = _median([r[key] for r in rs if r.get(key) is not None])
     return table
+
+
+def _percentile(xs: Sequence[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))] if xs else float("nan")
+
+
+def handling(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """How an LLM's replies were handled, from ``Answer.to_json()`` dicts (a run's answers, or the lines
+    ``eval --save-answers`` wrote): the router's decisions, whose answer was shown (the model's, or the
+    extractive one in its place), each kind of notice (numbers folded, so "2 sentence(s)…" and "1
+    sentence(s)…" are one kind), the check's verdicts on what was shown, and time to first token and total."""
+    out: dict[str, Any] = {"answers": len(answers)}
+    decisions = Counter(a.get("decision", "answer") for a in answers)
+    out["decisions"] = dict(decisions)
+    engines: Counter[str] = Counter()
+    for a in answers:
+        model = a.get("model", "")
+        engines["replaced by extractive" if "fallback from" in model else
+                 "refused" if a.get("abstained") else "extractive" if model == "extractive" else "model"] += 1
+    out["shown"] = dict(engines)
+    out["model_refused"] = sum(1 for a in answers if a.get("abstained") and a.get("model_text")
+                               and "fallback from" not in a.get("model", ""))
+    notices: Counter[str] = Counter()
+    for a in answers:
+        for part in re.split(r"；|\n", a.get("notice") or ""):  # notices are joined with "；"
+            if part.strip():
+                notices[re.sub(r"\d+(?:\.\d+)?", "N", part.strip())] += 1
+    out["notices"] = dict(notices.most_common())
+    verdicts: dict[str, Counter[str]] = {"model": Counter(), "replaced by extractive": Counter()}
+    for a in answers:
+        model = a.get("model", "")
+        if a.get("abstained") or model == "extractive":
+            continue
+        key = "replaced by extractive" if "fallback from" in model else "model"
+        verdicts[key].update(s["verdict"] for s in a.get("sentences") or [])
+    out["verdicts"] = {k: dict(v) for k, v in verdicts.items()}
+    first = [a["timings"]["first_token_ms"] / 1000 for a in answers if a.get("timings", {}).get("first_token_ms")]
+    total = [a["timings"]["total_ms"] / 1000 for a in answers if a.get("timings", {}).get("first_token_ms")]
+    out["ttft_s"] = {"p50": round(_median(first), 1), "p95": round(_percentile(first, 0.95), 1)}
+    out["total_s"] = {"p50": round(_median(total), 1), "p95": round(_percentile(total, 0.95), 1)}
+    return out
+
+
+def format_handling(title: str, h: dict[str, Any]) -> str:
+    lines = [title, f"answers {h['answers']}: decisions " + ", ".join(f"{k} {v}" for k, v in h["decisions"].items()),
+             "shown: " + ", ".join(f"{k} {v}" for k, v in h["shown"].items())
+             + f" (the model refused by itself: {h['model_refused']})",
+             "verdicts: " + "; ".join(f"{k}: " + ", ".join(f"{v} {n}" for v, n in sorted(c.items()))
+                                      for k, c in h["verdicts"].items() if c),
+             f"time to first token p50 {h['ttft_s']['p50']} s, p95 {h['ttft_s']['p95']} s; "
+             f"whole answer p50 {h['total_s']['p50']} s, p95 {h['total_s']['p95']} s",
+             "notices:"]
+    lines += [f"  {n:4d}  {text}" for text, n in h["notices"].items()] or ["  none"]
+    return "\n".join(lines)
 
 
 def ask_all(assistant: Any, questions: Sequence[dict[str, Any]],

@@ -1,0 +1,55 @@
+"""`assistant eval`'s report of how a model's replies were handled (issue 16), on real answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from assistant.cli import main
+from assistant.evaluate import handling
+from assistant.pipeline import Assistant
+
+
+class Scripted:
+    """A fake LLM that writes one fixed reply."""
+
+    is_llm = True
+    name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def stream(self, request) -> Iterator[str]:  # type: ignore[no-untyped-def]
+        yield self.reply
+
+
+def _answer(seed_index, reply: str, question: str) -> dict:  # type: ignore[no-untyped-def]
+    settings = seed_index.settings.with_overrides(condense="rules")
+    return Assistant(settings, generator=Scripted(reply), index=seed_index).ask(question).to_json()
+
+
+def test_handling_counts_kept_replaced_and_refused_replies_and_their_notices(seed_index, tmp_path, capsys) -> None:
+    q = "吕薇认为发展新质生产力的本质是什么？"
+    kept = _answer(seed_index, "吕薇认为，发展新质生产力的本质就是转变发展方式。", q)  # no marker: attributed
+    replaced = _answer(seed_index, "火星上的企业都在生产量子香蕉。[1]", q)  # nothing in it is supported
+    refused = _answer(seed_index, "文档中没有能回答这个问题的内容。", q)
+    h = handling([kept, replaced, refused])
+    assert h["answers"] == 3
+    assert h["shown"] == {"model": 1, "replaced by extractive": 1, "refused": 1} and h["model_refused"] == 1
+    assert h["verdicts"]["model"].get("supported", 0) >= 1
+    assert any("not backed by the passages" in n for n in h["notices"])
+    assert any("matched to the passage that supports" in n for n in h["notices"])
+    assert h["ttft_s"]["p50"] >= 0
+
+    saved = tmp_path / "answers.jsonl"
+    saved.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in (kept, replaced, refused)),
+                     encoding="utf-8")
+    capsys.readouterr()
+    assert main(["eval", "--replies", str(saved), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shown"] == h["shown"]
+
+
+def test_an_extractive_run_has_nothing_replaced(seed_index) -> None:
+    a = Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index)
+    h = handling([a.ask("金碚怎么看新质生产力？").to_json()])
+    assert h["shown"] == {"extractive": 1} and not h["verdicts"]["model"]
