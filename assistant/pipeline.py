@@ -315,7 +315,8 @@ class Assistant:
         weights = r.weights(r.question_words(retrieval.question))
         language = "English" if english else "Chinese (简体中文)"
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
-        shown = [(p, excerpt(p.text, weights, self.settings.passage_chars)) for p in retrieval.passages]
+        seen: set[str] = set()  # a sentence two overlapping passages share is shown once
+        shown = [(p, excerpt(p.text, weights, self.settings.passage_chars, seen)) for p in retrieval.passages]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
                       english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],

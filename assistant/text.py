@@ -82,16 +82,22 @@ def weighted_overlap(sentence: str, weights: dict[str, float]) -> float:
 GAP = "……"
 
 
-def excerpt(text: str, weights: dict[str, float], budget: int) -> str:
+def excerpt(text: str, weights: dict[str, float], budget: int, shown: set[str] | None = None) -> str:
     """The sentences of ``text`` that best match the question, in their original order, within
     ``budget`` characters; omitted stretches become "……". ``budget <= 0`` keeps the whole text.
 
     Every kept sentence is verbatim, so a sentence cited from the excerpt is in the passage; the
-    best sentence is kept even when it alone is longer than the budget."""
-    if budget <= 0 or len(text) <= budget:
-        return text
+    best sentence is kept even when it alone is longer than the budget. ``shown`` holds the (compacted)
+    sentences earlier passages of the same prompt already show (overlapping chunks repeat their
+    edges): they are left out unless nothing else is left, and the kept ones are added to it."""
     spans = sentence_spans(text) or [(0, len(text))]
-    ranked = sorted(range(len(spans)), key=lambda i: (-weighted_overlap(text[slice(*spans[i])], weights), i))
+    seen = shown if shown is not None else set()
+    fresh = [i for i in range(len(spans)) if compact(text[slice(*spans[i])]) not in seen] or list(range(len(spans)))
+    if (budget <= 0 or len(text) <= budget) and len(fresh) == len(spans):
+        seen.update(compact(text[slice(*s)]) for s in spans)
+        return text
+    budget = budget if budget > 0 else len(text)
+    ranked = sorted(fresh, key=lambda i: (-weighted_overlap(text[slice(*spans[i])], weights), i))
     keep: list[int] = []
     used = 0
     for i in ranked:
@@ -100,6 +106,7 @@ def excerpt(text: str, weights: dict[str, float], budget: int) -> str:
             keep.append(i)
             used += b - a
     keep.sort()
+    seen.update(compact(text[slice(*spans[i])]) for i in keep)
     parts: list[str] = []
     end = 0
     for i in keep:

@@ -624,3 +624,37 @@ def test_real_model_when_present(seed_index) -> None:
     assert a.model.startswith("transformers:") and not a.abstained, (a.model, a.notice, a.model_text)
     assert {c.passage.speaker for c in a.citations} == {"任保平"} and "算法" in a.text
     assert a.sentences and all(s.verdict == "supported" for s in a.sentences), a.sentences
+
+
+# ----------------------------------------------------------------------------- the prompt
+
+
+def test_excerpts_leave_out_sentences_an_earlier_passage_already_shows() -> None:
+    from assistant.text import excerpt
+
+    a = "甲说创新是第一动力。乙说人才是第一资源。丙说要建设现代化产业体系。"
+    b = "丙说要建设现代化产业体系。丁说要加快发展数字经济。"  # an overlapping chunk repeats a's last sentence
+    shown: set[str] = set()
+    assert excerpt(a, {"产业": 1.0}, 0, shown) == a
+    assert excerpt(b, {"产业": 1.0}, 0, shown) == "……丁说要加快发展数字经济。"
+    assert excerpt(b, {"产业": 1.0}, 0) == b  # control: alone, nothing is left out
+    assert excerpt(a, {}, 0, shown) == a  # every sentence shown already: the passage still shows something
+
+
+def test_the_prompt_shows_each_expert_once_in_full_and_no_sentence_twice(seed_index) -> None:
+    from assistant.pipeline import Assistant
+    from assistant.text import compact, sentence_spans
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive", passage_chars=0), index=seed_index)
+    q = "吕薇认为发展新质生产力的本质是什么？"
+    retrieval = a.retriever.search(q)
+    user = a.request(q, retrieval).messages[1]["content"]
+    for speaker in {p.speaker for p in retrieval.passages}:
+        affiliation = next(p.chunk.affiliation for p in retrieval.passages if p.speaker == speaker)
+        assert user.count(f"{speaker}（{affiliation}）") == 1
+        assert user.count(f"] {speaker}") == sum(p.speaker == speaker for p in retrieval.passages)
+    sentences = [compact(user[slice(*s)]) for s in sentence_spans(user)]
+    long = [s for s in sentences if len(s) > 15]
+    assert len(long) == len(set(long))
+    whole = "".join(p.text for p in retrieval.passages)
+    assert len(user) < len(whole) + 600  # control on the shape: the passages are in it, once
