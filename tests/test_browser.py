@@ -363,3 +363,73 @@ def test_axe_finds_no_serious_or_critical_violations(browser, url, size) -> None
     assert not found, found
     p.check_clean()
     p.close()
+
+
+REAL_MODEL = Path.home() / ".cache" / "real-model" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+REAL_QUESTIONS = ("新质生产力到底是啥意思", "吕薇觉得人才方面要怎么做？", "数字经济时代新质生产力的核心公式是什么",
+                  "李开孟是哪个单位的？", "盛朝迅说的未来产业有哪些")
+
+
+@pytest.mark.slow
+def test_real_model_in_the_browser(browser, seed_index) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: the 1.5B Qwen through llama.cpp in the browser. Behaviour is asserted (the model answers,
+    cited; the stop button ends generation within a second); the times are measured and written to
+    artifacts/browser-real-model.json, a measurement and not a pass mark (run on a quiet machine:
+    ``pytest --runslow -m slow tests/test_browser.py -k real_model -s``)."""
+    import json
+    import statistics
+
+    if not REAL_MODEL.is_file():
+        pytest.skip("no real model; run: assistant models fetch qwen2.5-coder-1.5b")
+    settings = seed_index.settings.with_overrides(model=str(REAL_MODEL))
+    engines = Engines(settings, pace=0.0, assistant=Assistant(settings, index=seed_index))
+    engines.warm()
+    assert engines.default_label.startswith("llamacpp:")
+    app, url = _launch(engines)
+    first: list[float] = []
+    whole: list[float] = []
+    engines_used: list[str] = []
+    bot = "#chat [data-testid='bot']"
+    waiting = ("正在检索原文", "排队中")
+    try:
+        for question in REAL_QUESTIONS:
+            p = Page(browser, url, "desktop")
+            box = p.page.locator("#question textarea")
+            box.fill(question)
+            t0 = time.monotonic()
+            box.press("Enter")
+            p.page.wait_for_function(
+                f"() => {{ const b = document.querySelectorAll(\"{bot}\"); const t = b.length ? b[b.length - 1]"
+                f".innerText.trim() : ''; return t && !{json.dumps(list(waiting))}.some(w => t.includes(w)); }}",
+                timeout=120000)
+            first.append(time.monotonic() - t0)
+            p.page.wait_for_function("() => document.querySelectorAll('#sources details.turn').length === 1",
+                                     timeout=300000)
+            whole.append(time.monotonic() - t0)
+            engine = p.page.locator("#sources details.tech").last.text_content() or ""
+            assert "回答引擎：llamacpp:" in engine or "fallback from llamacpp:" in engine, (question, engine)
+            engines_used.append("replaced by extractive" if "fallback" in engine else "model")
+            p.check_clean()
+            p.close()
+        # the stop button: generation ends within a second of the click
+        p = Page(browser, url, "desktop")
+        p.page.locator("#question textarea").fill("各位专家分别怎么看新质生产力？请详细说说")
+        p.page.locator("#question textarea").press("Enter")
+        p.page.locator("#stop").wait_for(state="visible", timeout=120000)
+        p.page.wait_for_function(f"() => document.querySelectorAll(\"{bot}\").length && !document.querySelector("
+                                 f"\"{bot}:last-of-type\").innerText.includes('正在检索原文')", timeout=120000)
+        t0 = time.monotonic()
+        p.page.locator("#stop").click()
+        p.wait_turns(1)
+        stopped_s = time.monotonic() - t0
+        assert "已停止" in p.chat_text() and stopped_s < 2.0, stopped_s
+        p.check_clean()
+        p.close()
+    finally:
+        app.close()
+    figures = {"questions": len(first), "first_text_p50_s": round(statistics.median(first), 1),
+               "answer_p50_s": round(statistics.median(whole), 1), "first_text_s": [round(x, 1) for x in first],
+               "answer_s": [round(x, 1) for x in whole], "stop_s": round(stopped_s, 2), "shown": engines_used}
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "artifacts" / "browser-real-model.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    print(figures)
