@@ -305,8 +305,8 @@ def _evidence_kept(shown: str, evidence: list[str]) -> tuple[int, int]:
 
 
 def passage_budgets(llm: Any, gen: Any, records: list[dict[str, Any]],
-                    budgets: tuple[tuple[int, int], ...] = ((5, 260), (5, 200), (5, 160), (4, 200), (4, 160),
-                                                            (3, 260), (3, 200))) -> list[dict[str, Any]]:
+                    budgets: tuple[tuple[int, int], ...] = ((5, 0), (5, 320), (5, 260), (5, 200), (5, 160),
+                                                            (4, 260), (4, 200), (3, 260))) -> list[dict[str, Any]]:
     """For each (k, passage_chars): prompt tokens (p50/max), the share of the gold evidence strings
     the prompt still holds, and time to first token measured on the model (a one-token generation
     of each of up to 6 prompts, the fixed prefix already evaluated)."""
