@@ -55,6 +55,7 @@ def passage(text: str, default_speaker: str) -> Passage:
     """A gold passage as retrieval would return it: with the speaker, affiliation and title of the section
     of the seed it was taken from (a summary's second passage may be another expert's)."""
     found = [s for s in _sections() if re.sub(r"\s+", "", text) in s[3]]
+    default_speaker = default_speaker.split("、")[0]  # "吕薇、盛朝迅": a summary across two experts
     speaker, affiliation, title = found[0][:3] if len(found) == 1 else (default_speaker, "", "")
     return Passage(Chunk("g", text, speaker, affiliation, title, 1, 0, 0, len(text)), 1.0)
 
@@ -321,9 +322,9 @@ def test_partly_cited_answer_gets_only_the_missing_markers() -> None:
 
 
 def _print_tables() -> None:  # pragma: no cover - the report's command
-    for half in ("calibration", "test"):
+    for half in ("calibration", "test", "fresh"):
         table = category_table(half)
-        print(f"\n{half} half ({sum(n for n, _ in table.values())} pairs)")
+        print(f"\n{half} {'set' if half == 'fresh' else 'half'} ({sum(n for n, _ in table.values())} pairs)")
         print(f"{'category':<18} {'pairs':>5}  {'flagged (faithful) / caught (corrupted)':>40}")
         for cat in sorted(table, key=lambda c: (c not in FAITHFUL, c)):
             n, k = table[cat]
