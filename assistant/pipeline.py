@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from . import condense as condense_stage
-from . import postprocess
+from . import notices, postprocess
 from .claims import number_mentions
 from .decide import HEDGE, REFUSE, Decision, route
 from .generate import Generator, ModelError, Request, make_generator
@@ -35,7 +35,7 @@ __all__ = ["Assistant", "QuestionError", "Response"]
 
 History = condense_stage.History
 Query = condense_stage.Query
-LANGUAGE_NOTICE = "the document is in Chinese; answers are given in Chinese or English, so check the cited passages"
+LANGUAGE_NOTICE = notices.LANGUAGE()
 # a model saying in its own words that the passages do not answer
 _OWN_REFUSAL = re.compile(r"(没有|未|并未|无)(提到|提及|涉及|谈到|相关|给出|说明)|无法(回答|确定|从)|不能(回答|确定)|"
                           r"(does not|do not|doesn't|don't|did not) (mention|say|answer|discuss|address|provide)|"
@@ -48,8 +48,7 @@ _LIST_QUESTION = re.compile(
     r"measures|tasks|points|factors)\b|\blist\b", re.IGNORECASE)
 
 
-def _join(*notices: str) -> str:
-    return "；".join(n for n in notices if n)
+_join = notices.join
 
 
 class Response:
@@ -258,7 +257,7 @@ class Assistant:
                 pieces.append(piece)
                 yield piece
         except ModelError as e:
-            notes = f"{e}; showing the extractive answer instead"
+            notes = notices.MODEL_FAILED(error=e)
             fallback = "\n".join(self._compose(query.text, retrieval, english))
             pieces, model = [fallback], f"extractive (fallback from {generator.name})"
             yield "\n\n" + fallback
@@ -330,8 +329,7 @@ class Assistant:
         reply = postprocess.process(raw, retrieval.passages, experts)
         if reply is None:
             return ("\n".join(self._compose(request.question, retrieval, english)),
-                    "the model's answer was not backed by the passages (nothing in it is supported); "
-                    "showing the extractive answer instead", f"extractive (fallback from {model})", raw)
+                    notices.REPLACED(), f"extractive (fallback from {model})", raw)
         notes = list(reply.notices)
         text = reply.text
         claims = postprocess.claims(text)
@@ -340,7 +338,7 @@ class Assistant:
             if first.verdict != SUPPORTED:  # the model repeated a false premise: lead with the passage
                 lead = self._compose(request.question, retrieval, english)[0]
                 text = f"{'The document says: ' if english else '原文是这样说的：'}{lead}\n{text}"
-                notes.append("the model repeated a figure the passages do not have; the passage comes first")
+                notes.append(notices.PREMISE_LED())
         return text, _join(*notes), model, ""
 
     # ---------------------------------------------------------------- helpers

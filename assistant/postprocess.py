@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from . import notices
 from .grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, attribute, check_sentence, parse_markers, split_answer
 from .types import Passage
 
@@ -73,8 +74,7 @@ def normalize(raw: str, n_passages: int) -> Reply:
             end = cut + 1 + (len(text[cut + 1:]) - len(text[cut + 1:].lstrip()) + tail.end() if tail else 0)
             reply.text = text[:end].strip()
             reply.truncated = True
-            reply.notices.append("the model's answer stopped at the length limit; its unfinished last sentence "
-                                 "was dropped")
+            reply.notices.append(notices.TRIMMED())
     return reply
 
 
@@ -127,18 +127,16 @@ def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Re
         repaired = attribute(reply.text, passages, experts, require_all=False)
         if repaired and repaired[1]:
             reply.text, reply.attributed = repaired
-            reply.notices.append(f"{repaired[1]} sentence(s) the model left uncited were matched to the passage "
-                                 "that supports them")
+            reply.notices.append(notices.ATTRIBUTED(count=repaired[1]))
     else:
         cited = attribute(reply.text, passages, experts)
         if not cited:
             return None
         reply.text, reply.attributed = cited
-        reply.notices.append("the model gave no citations; each sentence was matched to the passage that supports it")
+        reply.notices.append(notices.NO_CITATIONS())
     reply.text, reply.recited = recite(reply.text, passages, experts)
     if reply.recited:
-        reply.notices.append(f"{reply.recited} sentence(s) cited to the wrong passage were re-cited to the one "
-                             "that supports them")
+        reply.notices.append(notices.RECITED(count=reply.recited))
     verdicts = [check_sentence(b, m, passages, experts).verdict for b, m in claims(reply.text)]
     if not verdicts or not any(v in (SUPPORTED, UNVERIFIABLE) for v in verdicts):
         return None

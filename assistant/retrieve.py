@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from . import notices
 from .decide import confidence
 from .lexical import BM25Index, Tokenizer, char_bigrams, english_to_chinese
 from .settings import Settings
@@ -64,7 +65,7 @@ def check_question(question: str, max_chars: int) -> tuple[str, str]:
         raise QuestionError("the question has no words (only punctuation or symbols): ask it in Chinese or English")
     notice = ""
     if len(q) > max_chars:
-        notice = f"the question was {len(q)} characters; only the first {max_chars} were searched"
+        notice = notices.QUESTION_CUT(length=len(q), limit=max_chars)
         q = q[:max_chars]
     return q, notice
 

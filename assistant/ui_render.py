@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .grounding import MARKER_RE, best_aligned, parse_markers
+from .notices import to_chinese
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Answer, Citation, Passage
 from .ui_suggest import Profile
 
@@ -197,7 +198,7 @@ def answer_markdown(turn: Turn) -> str:
         else:
             body.append(_unflag(_markers(text, numbers, f"t{t}"), a))
         if a.notice:
-            body.append(f"*注：{escape_md(a.notice)}*")
+            body.append(f"*注：{escape_md(to_chinese(a.notice))}*")
         cites = citations(a)
         if cites:
             body.append("来源：\n" + "\n".join(_source_line(n, c.passage, f"t{t}-s{n}") for n, c in cites))
@@ -240,7 +241,7 @@ def export_markdown(turns: Sequence[Turn], when: str = "") -> str:
         numbers = numbering(a)
         out += [_markers(a.text, numbers, None), ""]
         if a.notice:
-            out += [f"注：{escape_md(a.notice)}", ""]
+            out += [f"注：{escape_md(to_chinese(a.notice))}", ""]
         cites = citations(a)
         if cites:
             out.append("来源：")

@@ -421,3 +421,33 @@ def test_concurrent_sessions_get_their_own_answers(app_url) -> None:
     p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
     print(f"\nload: {sessions} sessions x {questions} questions, p50 {statistics.median(times):.2f} s, "
           f"p95 {p95:.2f} s, max {max(times):.2f} s")
+
+
+# ----------------------------------------------------------------------------- notices in Chinese
+
+
+def test_every_notice_reads_in_chinese_in_the_chat_and_unknown_text_passes_through() -> None:
+    from assistant import notices
+
+    values = {"length": 5012, "limit": 2000, "count": 2, "error": "model server at http://x/v1 timed out"}
+    for n in notices.ALL:
+        english = n(**{k: v for k, v in values.items() if "{" + k + "}" in n.en})
+        chinese = notices.to_chinese(english)
+        assert chinese != english and not re.search(r"\b(the|model's|sentence|passage)\b", chinese.replace(
+            str(values["error"]), "")), (english, chinese)
+    joined = notices.join(notices.ATTRIBUTED(count=3), "提问中的 5% 在所引原文中找不到，请以原文为准", "something new")
+    assert notices.to_chinese(joined) == "模型有 3 句没标出处，已标上支持它的原文；提问中的 5% 在所引原文中找不到，请以原文为准；something new"
+
+
+def test_a_replaced_model_answer_says_so_in_chinese(seed_index) -> None:
+    class Nonsense:
+        is_llm, name = True, "nonsense"
+
+        def stream(self, request):  # type: ignore[no-untyped-def]
+            yield "火星上的企业都在生产量子香蕉。[1]"
+
+    a = Assistant(seed_index.settings.with_overrides(condense="rules"), generator=Nonsense(),
+                  index=seed_index).ask("吕薇认为发展新质生产力的本质是什么？")
+    assert "not backed by the passages" in a.notice  # JSON and the CLI keep English
+    md = answer_markdown(Turn(1, a.question, a))
+    assert "注：模型的回答在原文中找不到依据，下面改为直接摘录原文" in md and "not backed" not in md
