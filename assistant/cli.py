@@ -236,9 +236,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .parse import read_document
 
     if args.replies:
-        from .evaluate import format_handling, handling
-
-        rows = list(iter_jsonl(args.replies))
+        rows = list(iter_jsonl(args.replies, "saved answers"))
+        bad = next((n for n, r in enumerate(rows, 1) if not {"model", "decision", "sentences"} <= set(r)), None)
+        if bad is not None:
+            raise UserError(f"{args.replies}: line {bad} is not a saved answer (no model/decision/sentences); "
+                            "give a file written by `assistant eval --answers --save-answers FILE`")
         if args.json:
             _print_json(handling(rows))
         else:
@@ -510,10 +512,10 @@ def _printable(text: object) -> str:
     return _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
 
 
-def iter_jsonl(path: str) -> Iterator[dict[str, Any]]:
+def iter_jsonl(path: str, what: str = "questions") -> Iterator[dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"{path}: no such questions file")
+        raise UserError(f"{path}: no such {what} file")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:

@@ -184,10 +184,15 @@ def handling(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
         key = "replaced by extractive" if "fallback from" in model else "model"
         verdicts[key].update(s["verdict"] for s in a.get("sentences") or [])
     out["verdicts"] = {k: dict(v) for k, v in verdicts.items()}
-    first = [a["timings"]["first_token_ms"] / 1000 for a in answers if a.get("timings", {}).get("first_token_ms")]
-    total = [a["timings"]["total_ms"] / 1000 for a in answers if a.get("timings", {}).get("first_token_ms")]
-    out["ttft_s"] = {"p50": round(_median(first), 1), "p95": round(_percentile(first, 0.95), 1)}
-    out["total_s"] = {"p50": round(_median(total), 1), "p95": round(_percentile(total, 0.95), 1)}
+    asked = [a["timings"] for a in answers if a.get("model_text") and a.get("timings", {}).get("first_token_ms")]
+    first = [t["first_token_ms"] / 1000 for t in asked]  # only answers the model was asked for
+    total = [t["total_ms"] / 1000 for t in asked]
+
+    def stat(xs: list[float], q: float) -> float | None:
+        return round(_percentile(xs, q), 1) if xs else None
+
+    out["ttft_s"] = {"p50": stat(first, 0.5), "p95": stat(first, 0.95)}
+    out["total_s"] = {"p50": stat(total, 0.5), "p95": stat(total, 0.95)}
     return out
 
 
@@ -198,7 +203,8 @@ def format_handling(title: str, h: dict[str, Any]) -> str:
              "verdicts: " + "; ".join(f"{k}: " + ", ".join(f"{v} {n}" for v, n in sorted(c.items()))
                                       for k, c in h["verdicts"].items() if c),
              f"time to first token p50 {h['ttft_s']['p50']} s, p95 {h['ttft_s']['p95']} s; "
-             f"whole answer p50 {h['total_s']['p50']} s, p95 {h['total_s']['p95']} s",
+             f"whole answer p50 {h['total_s']['p50']} s, p95 {h['total_s']['p95']} s "
+             "(answers the model was asked for)",
              "notices:"]
     lines += [f"  {n:4d}  {text}" for text, n in h["notices"].items()] or ["  none"]
     return "\n".join(lines)

@@ -42,10 +42,13 @@ REPLACED = Notice("the model's answer was not backed by the passages (nothing in
                   "模型的回答在原文中找不到依据，下面改为直接摘录原文")
 PREMISE_LED = Notice("the model repeated a figure the passages do not have; the passage comes first",
                      "模型重复了原文中没有的数字，先列出原文的说法")
+PREMISE = Notice("the question's {figures} is not in the cited passages; go by what the passages say",
+                 "提问中的 {figures} 在所引原文中找不到，请以原文为准")
 MODEL_FAILED = Notice("{error}; showing the extractive answer instead",
                       "模型出错（{error}），下面改为直接摘录原文")
 
-ALL = (QUESTION_CUT, LANGUAGE, TRIMMED, ATTRIBUTED, NO_CITATIONS, RECITED, REPLACED, PREMISE_LED, MODEL_FAILED)
+ALL = (QUESTION_CUT, LANGUAGE, TRIMMED, ATTRIBUTED, NO_CITATIONS, RECITED, REPLACED, PREMISE_LED, PREMISE,
+       MODEL_FAILED)
 
 
 def join(*notices: str) -> str:
@@ -53,7 +56,8 @@ def join(*notices: str) -> str:
 
 
 def to_chinese(notice: str) -> str:
-    """Each part of a joined notice in Chinese; a part that is Chinese already (or unknown) stays as it is."""
+    """Each part of a joined notice in Chinese; a part that is Chinese already (or unknown) stays as it is.
+    (A model error whose own message holds "；" is split there, and its parts stay English.)"""
     out = []
     for part in notice.split(SEPARATOR):
         for n in ALL:

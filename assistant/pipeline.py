@@ -314,8 +314,12 @@ class Assistant:
         weights = r.weights(r.question_words(retrieval.question))
         language = "English" if english else "Chinese (简体中文)"
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
-        seen: set[str] = set()  # a sentence two overlapping passages share is shown once
-        shown = [(p, excerpt(p.text, weights, self.settings.passage_chars, seen)) for p in retrieval.passages]
+        # a sentence two overlapping chunks of one speech share is shown once (another speaker quoting the
+        # same words keeps them: the model must be able to attribute them to both)
+        seen: dict[tuple[str, str, str], set[str]] = {}
+        shown = [(p, excerpt(p.text, weights, self.settings.passage_chars,
+                             seen.setdefault((p.speaker, p.chunk.affiliation, p.chunk.title), set())))
+                 for p in retrieval.passages]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
                       english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -375,4 +379,4 @@ class Assistant:
         missing = self._premise_numbers(question, [c.passage.text for c in citations])
         if not missing:
             return ""
-        return f"提问中的 {', '.join(dict.fromkeys(missing))} 在所引原文中找不到，请以原文为准"
+        return notices.PREMISE(figures=", ".join(dict.fromkeys(missing)))

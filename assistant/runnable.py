@@ -9,8 +9,12 @@ title, paragraph, text), ``sentences`` (the grounding check's verdicts), ``decis
 (``answer|hedge|refuse``), ``confidence``, ``reason``, ``model``, ``passages``, ``timings``.
 
 ``stream`` yields ``{"delta": text}`` pieces as the backend writes them, then the final output; closing
-the stream early cancels generation. ``invoke``, ``batch`` and ``|`` composition come from ``Runnable``,
-with callbacks and tracing through ``_call_with_config``.
+the stream early cancels generation. The pieces are the model's raw text: the final ``answer`` is what
+post-processing and the grounding check made of it (re-cited, trimmed, or the extractive answer in its
+place), so read ``answer`` from the last chunk. ``invoke``, ``batch`` and ``|`` composition come from
+``Runnable``, with callbacks and tracing through ``_call_with_config``. The async methods are
+``Runnable``'s defaults: ``ainvoke``/``astream`` run ``invoke`` on a worker thread and give the whole
+answer at once, and cancelling them does not stop a generation already running.
 """
 
 from __future__ import annotations
@@ -46,14 +50,12 @@ class AssistantRunnable(Runnable[Any, dict[str, Any]]):
         return self._call_with_config(self._answer, input, config, run_type="chain")
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        return self.transform(iter([input]), config, **kwargs)
-
-    def transform(self, input: Iterator[Any], config: RunnableConfig | None = None,
-                  **kwargs: Any) -> Iterator[dict[str, Any]]:
+        # (``transform``, used when a chain streams into this step, is Runnable's: it joins the incoming
+        # chunks into one input and calls this once, so a streamed question is asked once, whole)
         open_responses: list[Response] = []
         try:
             yield from self._transform_stream_with_config(
-                input, lambda inputs: self._stream(inputs, open_responses), config, run_type="chain")
+                iter([input]), lambda inputs: self._stream(inputs, open_responses), config, run_type="chain")
         finally:  # the consumer stopped early (closed the stream, or an error): stop generating
             for response in open_responses:
                 response.close()
@@ -84,11 +86,11 @@ def parse_input(value: Any) -> tuple[str, list[tuple[str, str]], tuple[str, ...]
     key = next((k for k in _QUESTION_KEYS if k in value), None)
     if key is None or not isinstance(value[key], str):
         raise ValueError(f"the input dict needs a 'question' string (or 'input'/'query'); got keys {sorted(value)}")
-    history = _pairs(value.get("history", value.get("chat_history")) or [])
+    history = _pairs(value.get("history") or value.get("chat_history") or [])
     speakers = value.get("speakers") or ()
     if isinstance(speakers, str):
         speakers = (speakers,)
-    if not all(isinstance(s, str) for s in speakers):
+    if not isinstance(speakers, list | tuple) or not all(isinstance(s, str) for s in speakers):
         raise ValueError("'speakers' must be a list of expert names")
     return value[key], history, tuple(speakers)
 
@@ -97,12 +99,21 @@ def _pairs(history: Sequence[Any]) -> list[tuple[str, str]]:
     """``(question, answer)`` pairs from pairs, role dicts or LangChain messages."""
     if not isinstance(history, list | tuple):
         raise ValueError("'history' must be a list of (question, answer) pairs or chat messages")
-    if all(isinstance(h, list | tuple) and len(h) == 2 for h in history):
+    if not history:
+        return []
+    pairs_given = all(isinstance(h, list | tuple) and len(h) == 2 for h in history)
+    if pairs_given and not all(str(h[0]) in _ROLES or str(h[0]) == "system" for h in history):
         return [(str(q), str(a)) for q, a in history]
     turns: list[tuple[str, str]] = []
     for h in history:
-        role = h.get("role") if isinstance(h, dict) else getattr(h, "type", None)
-        content = h.get("content") if isinstance(h, dict) else getattr(h, "content", None)
+        if isinstance(h, list | tuple):  # ("human", "…"), LangChain's message tuple
+            role, content = h
+        elif isinstance(h, dict):
+            role, content = h.get("role"), h.get("content")
+        else:
+            role, content = getattr(h, "type", None), getattr(h, "content", None)
+        if str(role) == "system":
+            continue
         if _ROLES.get(str(role)) is None or not isinstance(content, str):
             raise ValueError("each chat message needs a role (user/assistant, human/ai) and text content; "
                              f"got {h!r:.80}")

@@ -182,7 +182,7 @@ def _coerce(name: str, value: Any, origin: str = "") -> Any:
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower() if isinstance(value, str | int) else ""
+        text = str(value).strip().lower() if isinstance(value, str) or value in (0, 1) else None
         if text in ("1", "true", "yes", "on"):
             return True
         if text in ("0", "false", "no", "off", ""):

@@ -164,7 +164,7 @@ class Index:
                 if not (self.folder / "chroma.sqlite3").is_file():
                     self._opened = True  # no index yet; nothing is created by reading
                     return
-                self._reader = self._open_snapshot()
+                self._reader = bounded(self._open_snapshot, self.settings)  # copies the database: disk-bound
             self._pinned = self._read_manifest(self._reader)
             self._opened = True
 
@@ -228,7 +228,7 @@ class Index:
         reopen (a new ``Index``) to answer from it. Reads nothing but the marker when embedded."""
         pinned = (self.manifest or {}).get("collection")
         if self.embedded:
-            live = read_marker(self.folder).get("collection")
+            live = bounded(lambda: read_marker(self.folder), self.settings).get("collection")
             return bool(live) and live != pinned
         latest = self._read_manifest(self._reader, strict=False)
         return (latest or {}).get("collection") != pinned
@@ -393,7 +393,15 @@ class Index:
                         "chunk_overlap": self.settings.chunk_overlap}
             try:
                 self._renew_lease(force=True)  # still ours: nobody took over while this build ran
+            except BaseException:
+                self._call(writer.delete_collection, name)
+                raise
+            try:
                 self._call(mcol.modify, metadata={"manifest": json.dumps(manifest, ensure_ascii=False)})
+            except ChromaUnavailable:
+                # no answer in time: the switch may still land after this (the call runs on), so the new
+                # collection stays; the next ingest's _drop_stale removes it unless the manifest names it
+                raise
             except BaseException:
                 self._call(writer.delete_collection, name)
                 raise

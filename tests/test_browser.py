@@ -373,9 +373,9 @@ REAL_QUESTIONS = ("新质生产力到底是啥意思", "吕薇觉得人才方面
 @pytest.mark.slow
 def test_real_model_in_the_browser(browser, seed_index) -> None:  # type: ignore[no-untyped-def]
     """Issue 13: the 1.5B Qwen through llama.cpp in the browser. Behaviour is asserted (the model answers,
-    cited; the stop button ends generation within a second); the times are measured and written to
-    artifacts/browser-real-model.json, a measurement and not a pass mark (run on a quiet machine:
-    ``pytest --runslow -m slow tests/test_browser.py -k real_model -s``)."""
+    cited; the stop button ends generation within 2 s of the click, page round trip included); the times
+    are measured and written to artifacts/browser-real-model.json, a measurement and not a pass mark (run
+    on a quiet machine: ``pytest --runslow -m slow tests/test_browser.py -k real_model -s``)."""
     import json
     import statistics
 
@@ -416,8 +416,10 @@ def test_real_model_in_the_browser(browser, seed_index) -> None:  # type: ignore
         p.page.locator("#question textarea").fill("各位专家分别怎么看新质生产力？请详细说说")
         p.page.locator("#question textarea").press("Enter")
         p.page.locator("#stop").wait_for(state="visible", timeout=120000)
-        p.page.wait_for_function(f"() => document.querySelectorAll(\"{bot}\").length && !document.querySelector("
-                                 f"\"{bot}:last-of-type\").innerText.includes('正在检索原文')", timeout=120000)
+        p.page.wait_for_function(
+            f"() => {{ const b = document.querySelectorAll(\"{bot}\"); const t = b.length ? b[b.length - 1]"
+            f".innerText.trim() : ''; return t && !{json.dumps(list(waiting))}.some(w => t.includes(w)); }}",
+            timeout=120000)
         t0 = time.monotonic()
         p.page.locator("#stop").click()
         p.wait_turns(1)

@@ -284,8 +284,9 @@ def test_the_hub_libraries_run_offline_with_a_cached_model(tiny_model, tmp_path)
 
 
 def test_downloads_are_allowed_only_when_asked(monkeypatch) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # set, then removed: monkeypatch restores both after
+        monkeypatch.setenv(var, "0")
+        monkeypatch.delenv(var)
     generate.offline_hub(Settings(allow_downloads=True))  # allow_downloads = true in assistant.toml
     assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
     monkeypatch.setenv("ASSISTANT_ALLOW_DOWNLOADS", "1")
@@ -629,6 +630,9 @@ def test_real_model_when_present(seed_index) -> None:
 # ----------------------------------------------------------------------------- the prompt
 
 
+from assistant.text import compact, sentence_spans  # noqa: E402
+
+
 def test_excerpts_leave_out_sentences_an_earlier_passage_already_shows() -> None:
     from assistant.text import excerpt
 
@@ -643,18 +647,34 @@ def test_excerpts_leave_out_sentences_an_earlier_passage_already_shows() -> None
 
 def test_the_prompt_shows_each_expert_once_in_full_and_no_sentence_twice(seed_index) -> None:
     from assistant.pipeline import Assistant
-    from assistant.text import compact, sentence_spans
 
     a = Assistant(seed_index.settings.with_overrides(model="extractive", passage_chars=0), index=seed_index)
     q = "吕薇认为发展新质生产力的本质是什么？"
     retrieval = a.retriever.search(q)
+
+    def long_sentences(text: str) -> list[str]:
+        return [c for s in sentence_spans(text) if len(c := compact(text[slice(*s)])) > 15]
+
+    raw = [s for p in retrieval.passages for s in long_sentences(p.text)]
+    assert len(raw) > len(set(raw)), "the case needs overlapping passages"
+    assert any(sum(p.speaker == x.speaker for x in retrieval.passages) > 1 for p in retrieval.passages)
     user = a.request(q, retrieval).messages[1]["content"]
     for speaker in {p.speaker for p in retrieval.passages}:
-        affiliation = next(p.chunk.affiliation for p in retrieval.passages if p.speaker == speaker)
+        affiliation = next(p.chunk.affiliation for p in retrieval.passages if p.speaker == speaker) or "—"
         assert user.count(f"{speaker}（{affiliation}）") == 1
         assert user.count(f"] {speaker}") == sum(p.speaker == speaker for p in retrieval.passages)
-    sentences = [compact(user[slice(*s)]) for s in sentence_spans(user)]
-    long = [s for s in sentences if len(s) > 15]
-    assert len(long) == len(set(long))
-    whole = "".join(p.text for p in retrieval.passages)
-    assert len(user) < len(whole) + 600  # control on the shape: the passages are in it, once
+    flat = compact(user)
+    assert all(flat.count(s) == 1 for s in set(raw))  # each sentence of the passages shown, once
+
+
+def test_a_sentence_two_experts_share_is_shown_under_both(seed_index) -> None:
+    from dataclasses import replace
+
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive", passage_chars=0), index=seed_index)
+    retrieval = a.retriever.search("吕薇认为发展新质生产力的本质是什么？")
+    first = retrieval.passages[0]
+    quoted = replace(first, chunk=replace(first.chunk, id="other", speaker="金碚", title="另一篇发言"))
+    user = a.request("问", replace(retrieval, passages=(first, quoted))).messages[1]["content"]
+    assert user.count(compact(first.text)[-20:]) == 2

@@ -280,6 +280,30 @@ def test_an_embedded_index_that_stops_answering_is_named_within_the_deadline(has
         stall.set()
 
 
+def test_an_index_folder_on_a_stalled_disk_is_named_within_the_deadline(hash_index, tmp_path, monkeypatch) -> None:
+    """Opening an embedded index copies its database (a read of the real folder): a disk that stops
+    answering there must not hang the first question either."""
+    import assistant.store
+    from assistant.pipeline import Assistant
+
+    settings = _copy_index(hash_index, tmp_path).with_overrides(chroma_timeout=1.0)
+    stall = threading.Event()
+    real_snapshot = assistant.store.snapshot
+
+    def stalled_snapshot(folder):  # type: ignore[no-untyped-def]
+        stall.wait(30)
+        return real_snapshot(folder)
+
+    monkeypatch.setattr(assistant.store, "snapshot", stalled_snapshot)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(ChromaUnavailable, match="did not answer in 1 s"):
+            Assistant(settings).ask(QUESTION)
+        assert time.monotonic() - t0 < 1.0 + 1
+    finally:
+        stall.set()
+
+
 class StallableProxy:
     """A loopback TCP proxy in front of a server that can be told to stop answering, like a hung server."""
 
@@ -492,6 +516,7 @@ def test_settings_check_types_ranges_and_choices() -> None:
     for env in ({"ASSISTANT_CHUNK_SIZE": "100", "ASSISTANT_CHUNK_OVERLAP": "100"}, {"ASSISTANT_K": "1.5"},
                 {"ASSISTANT_REQUEST_TIMEOUT": "nan"}, {"ASSISTANT_EXTRA": "x"}, {"ASSISTANT_N_CTX": "10"},
                 {"ASSISTANT_DTYPE": "float8"}, {"ASSISTANT_ALLOW_DOWNLOADS": "maybe"},
+                {"ASSISTANT_ALLOW_DOWNLOADS": "2"},
                 {"ASSISTANT_MAX_RETRIES": "-1"}):
         with pytest.raises(ConfigError, match=next(iter(env)).removeprefix("ASSISTANT_").lower()):
             load_settings(env=env)

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from assistant.pipeline import Assistant
 
@@ -37,7 +37,9 @@ def test_a_question_the_document_does_not_answer_is_not_answered_plainly(chain) 
 def test_follow_ups_take_history_as_pairs_or_chat_messages(chain) -> None:
     first = chain.invoke("吕薇认为发展新质生产力的本质是什么？")
     for history in ([("吕薇认为发展新质生产力的本质是什么？", first["answer"])],
-                    [HumanMessage("吕薇认为发展新质生产力的本质是什么？"), AIMessage(first["answer"])],
+                    [SystemMessage("你是助手"), HumanMessage("吕薇认为发展新质生产力的本质是什么？"),
+                     AIMessage(first["answer"])],
+                    [("human", "吕薇认为发展新质生产力的本质是什么？"), ("ai", first["answer"])],
                     [{"role": "user", "content": "吕薇认为发展新质生产力的本质是什么？"},
                      {"role": "assistant", "content": first["answer"]}]):
         out = chain.invoke({"question": "那王蕴呢？", "chat_history": history})
@@ -53,10 +55,20 @@ def test_speakers_filter_and_composition(chain) -> None:
     assert len(chain.batch([QUESTION, "吕薇是哪个单位的？"])) == 2
 
 
+def test_a_question_streamed_in_by_an_upstream_step_is_asked_once_whole(chain) -> None:
+    def typed(_: Iterator[str]) -> Iterator[str]:  # an upstream step that streams the question in pieces
+        yield from ("任保平说的", "数据+算力+算法", "是啥")
+
+    chunks = list((RunnableGenerator(typed) | chain).stream(None))
+    finals = [c for c in chunks if "answer" in c]
+    assert len(finals) == 1 and finals[0]["question"] == QUESTION
+
+
 def test_bad_input_says_what_is_accepted(chain) -> None:
     for bad, words in ((42, "question \\(str\\)"), ({"text": "x"}, "needs a 'question'"),
                        ({"question": "x", "history": "y"}, "history"),
-                       ({"question": "x", "chat_history": [{"role": "robot", "content": "x"}]}, "role")):
+                       ({"question": "x", "chat_history": [{"role": "robot", "content": "x"}]}, "role"),
+                       ({"question": "x", "speakers": 5}, "speakers")):
         with pytest.raises(ValueError, match=words):
             chain.invoke(bad)
 

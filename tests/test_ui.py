@@ -429,14 +429,16 @@ def test_concurrent_sessions_get_their_own_answers(app_url) -> None:
 def test_every_notice_reads_in_chinese_in_the_chat_and_unknown_text_passes_through() -> None:
     from assistant import notices
 
-    values = {"length": 5012, "limit": 2000, "count": 2, "error": "model server at http://x/v1 timed out"}
+    values = {"length": 5012, "limit": 2000, "count": 2, "figures": "5%, 3倍",
+              "error": "model server at http://x/v1 timed out"}
     for n in notices.ALL:
         english = n(**{k: v for k, v in values.items() if "{" + k + "}" in n.en})
         chinese = notices.to_chinese(english)
         assert chinese != english and not re.search(r"\b(the|model's|sentence|passage)\b", chinese.replace(
             str(values["error"]), "")), (english, chinese)
-    joined = notices.join(notices.ATTRIBUTED(count=3), "提问中的 5% 在所引原文中找不到，请以原文为准", "something new")
-    assert notices.to_chinese(joined) == "模型有 3 句没标出处，已标上支持它的原文；提问中的 5% 在所引原文中找不到，请以原文为准；something new"
+    joined = notices.join(notices.ATTRIBUTED(count=3), notices.PREMISE(figures="5%"), "已是中文", "something new")
+    assert notices.to_chinese(joined) == ("模型有 3 句没标出处，已标上支持它的原文；提问中的 5% 在所引原文中找不到，"
+                                          "请以原文为准；已是中文；something new")
 
 
 def test_a_replaced_model_answer_says_so_in_chinese(seed_index) -> None:
