@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .grounding import MARKER_RE, SUPPORTED, WEAK, check_sentence
+from .notices import SEPARATOR
 from .text import compact
 from .types import Answer
 
@@ -154,6 +155,13 @@ def _percentile(xs: Sequence[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))] if xs else float("nan")
 
 
+def _shown(a: dict[str, Any]) -> str:
+    """Whose answer a saved answer showed: the model's, the extractive one in its place, a refusal, or extractive."""
+    model = a.get("model", "")
+    return ("replaced by extractive" if "fallback from" in model else "refused" if a.get("abstained") else
+            "extractive" if model == "extractive" else "model")
+
+
 def handling(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How an LLM's replies were handled, from ``Answer.to_json()`` dicts (a run's answers, or the lines
     ``eval --save-answers`` wrote): the router's decisions, whose answer was shown (the model's, or the
@@ -162,27 +170,19 @@ def handling(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"answers": len(answers)}
     decisions = Counter(a.get("decision", "answer") for a in answers)
     out["decisions"] = dict(decisions)
-    engines: Counter[str] = Counter()
-    for a in answers:
-        model = a.get("model", "")
-        engines["replaced by extractive" if "fallback from" in model else
-                 "refused" if a.get("abstained") else "extractive" if model == "extractive" else "model"] += 1
-    out["shown"] = dict(engines)
+    out["shown"] = dict(Counter(_shown(a) for a in answers))
     out["model_refused"] = sum(1 for a in answers if a.get("abstained") and a.get("model_text")
                                and "fallback from" not in a.get("model", ""))
     notices: Counter[str] = Counter()
     for a in answers:
-        for part in re.split(r"；|\n", a.get("notice") or ""):  # notices are joined with "；"
+        for part in re.split(rf"{SEPARATOR}|\n", a.get("notice") or ""):
             if part.strip():
                 notices[re.sub(r"\d+(?:\.\d+)?", "N", part.strip())] += 1
     out["notices"] = dict(notices.most_common())
     verdicts: dict[str, Counter[str]] = {"model": Counter(), "replaced by extractive": Counter()}
     for a in answers:
-        model = a.get("model", "")
-        if a.get("abstained") or model == "extractive":
-            continue
-        key = "replaced by extractive" if "fallback from" in model else "model"
-        verdicts[key].update(s["verdict"] for s in a.get("sentences") or [])
+        if not a.get("abstained") and (key := _shown(a)) in verdicts:
+            verdicts[key].update(s["verdict"] for s in a.get("sentences") or [])
     out["verdicts"] = {k: dict(v) for k, v in verdicts.items()}
     asked = [a["timings"] for a in answers if a.get("model_text") and a.get("timings", {}).get("first_token_ms")]
     first = [t["first_token_ms"] / 1000 for t in asked]  # only answers the model was asked for

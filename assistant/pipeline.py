@@ -48,7 +48,6 @@ _LIST_QUESTION = re.compile(
     r"measures|tasks|points|factors)\b|\blist\b", re.IGNORECASE)
 
 
-_join = notices.join
 
 
 class Response:
@@ -212,7 +211,7 @@ class Assistant:
         t_retrieval = (time.perf_counter() - t0) * 1000 - t_condense
         english = mostly_english(question)
         generator = self.generator
-        notice = _join(retrieval.notice, LANGUAGE_NOTICE if other_language(question) else "")
+        notice = notices.join(retrieval.notice, LANGUAGE_NOTICE if other_language(question) else "")
         interpreted = query.interpreted if query.interpreted and query.interpreted != question else ""
 
         def finish(text: str, checks: Sequence[SentenceCheck], model: str, decided: Decision, first: float,
@@ -224,7 +223,7 @@ class Assistant:
             refused = decided.outcome == REFUSE
             return Answer(question, text, () if refused else citations, refused, model, tuple(checks),
                           retrieval.passages, Timings(t_retrieval, first or total, total, t_condense),
-                          _join(notice, notes, premise), model_text, decided.outcome, decided.confidence,
+                          notices.join(notice, notes, premise), model_text, decided.outcome, decided.confidence,
                           decided.reason, interpreted)
 
         if decision.outcome == REFUSE:
@@ -272,7 +271,7 @@ class Assistant:
         checks = self.check(text, retrieval)
         # the model's raw reply is kept with every LLM answer: to inspect a repair or a fallback, and so that
         # `eval --save-answers` records real replies the post-processing tests replay
-        yield finish(lead + text, checks, model, decision, first, _join(notes, more_notes), raw)
+        yield finish(lead + text, checks, model, decision, first, notices.join(notes, more_notes), raw)
 
     # ---------------------------------------------------------------- stage 4a: compose (extractive)
     def scorer(self, question: str) -> Callable[[str], float]:
@@ -343,7 +342,7 @@ class Assistant:
                 lead = self._compose(request.question, retrieval, english)[0]
                 text = f"{'The document says: ' if english else '原文是这样说的：'}{lead}\n{text}"
                 notes.append(notices.PREMISE_LED())
-        return text, _join(*notes), model, ""
+        return text, notices.join(*notes), model, ""
 
     # ---------------------------------------------------------------- helpers
     def _refusal_text(self, english: bool, decision: Decision) -> str:
