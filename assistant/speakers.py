@@ -147,7 +147,7 @@ class SpeakerDirectory:
         folded = _fold(out)
         for forms in self._pinyin.values():
             for form in forms:
-                folded = re.sub(rf"\b{re.escape(form)}\b", " ", folded)
+                folded = re.sub(rf"(?<![a-z]){re.escape(form)}(?![a-z])", " ", folded)  # 的 is a word character
         return folded if folded != _fold(out) else out
 
     def chinese_names(self, question: str, mention: Mention) -> str:
