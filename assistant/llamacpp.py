@@ -79,6 +79,9 @@ class Stats:
     prompt_tokens: int = 0
     reused_tokens: int = 0  # prompt tokens whose KV state was already there
     completion_tokens: int = 0
+    steps: int = 0  # forward passes while decoding
+    drafted: int = 0  # tokens guessed by prompt lookup
+    accepted: int = 0  # guesses the model confirmed
     started: float = 0.0
     first_token: float = 0.0
     finished: float = 0.0
@@ -182,6 +185,22 @@ def _load_failure(path: Path, log: list[str], version: str) -> str:
     return f"{path.name}: llama.cpp cannot load this model ({detail[:200]}); check the file or use another model"
 
 
+def lookup_draft(seq: list[int], size: int, longest: int = 3, shortest: int = 2) -> list[int]:
+    """Up to ``size`` tokens that followed the latest earlier occurrence of the last n tokens of ``seq``
+    (n from ``longest`` down to ``shortest``): the guess of prompt-lookup decoding. [] when none occurs."""
+    if size < 1:
+        return []
+    for n in range(longest, shortest - 1, -1):
+        if len(seq) <= n:
+            continue
+        tail = seq[-n:]
+        first = tail[0]
+        for start in range(len(seq) - n - 1, -1, -1):
+            if seq[start] == first and seq[start:start + n] == tail:
+                return seq[start + n:start + n + size]
+    return []
+
+
 def _common_prefix(a: Any, b: list[int]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -202,6 +221,7 @@ class LlamaCppGenerator:
         self.name = f"llamacpp:{self.path.name}"
         n_ctx = settings.n_ctx or DEFAULT_N_CTX
         n_threads = settings.n_threads or _threads_for(self.path)
+        self.draft_tokens = settings.draft_tokens
         self._model = _load(self.path, n_ctx, n_threads)
         self.llm = self._model.llm
         self.last = Stats()
@@ -296,11 +316,9 @@ class LlamaCppGenerator:
         fed = 0
         try:
             stats.reused_tokens = self._reuse(tokens, self.fixed_prefix(request.messages, tokens))
-            for token in llm.generate(tokens, temp=0.0, repeat_penalty=1.0, reset=True):
+            for token in self._greedy(tokens, stats):
                 if not out:
                     stats.first_token = time.perf_counter()
-                    # decoding: no abort callback (a Python call per graph node); cancel is checked per token
-                    llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
                 if cancel.is_set() or token in model.stop_ids or llama_cpp.llama_vocab_is_eog(llm._model.vocab,
                                                                                                token):
                     break
@@ -324,6 +342,65 @@ class LlamaCppGenerator:
             stats.finished = time.perf_counter()
             stats.first_token = stats.first_token or stats.finished
             llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
+
+    def _greedy(self, tokens: list[int], stats: Stats) -> Iterator[int]:
+        """Greedy decoding after ``tokens``, with prompt-lookup drafts (speculative decoding with no draft
+        model): where the last tokens written also occur earlier in the prompt or the reply, the tokens that
+        followed them there are guessed and checked in the same forward pass as the token before them.
+        Reading the weights is what a token costs on a CPU, so a pass over 1 + 3 tokens costs about 1.6
+        passes over one; a RAG answer copies its passages, so most guesses are right. A guess is kept only
+        where it equals the model's own greedy choice, so the text is the one plain greedy decoding writes
+        (up to float rounding between batch shapes); ``draft_tokens`` = 0 turns it off.
+
+        The caller stops reading at a stop token, at its limit or on cancel; the KV cache and
+        ``llm.input_ids[:llm.n_tokens]`` always describe the same tokens, so the next prompt reuses its
+        common prefix."""
+        import llama_cpp
+        import numpy as np
+
+        llm = self.llm
+        n_ctx, n_vocab = llm.n_ctx(), llm.n_vocab()
+
+        def choice(i: int) -> int:
+            row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, i), shape=(n_vocab,))
+            return int(row.argmax())
+
+        # the prompt, after the longest prefix whose KV state is already there (the last token is always
+        # evaluated again: its logits are not part of the saved state)
+        llm.n_tokens = min(_common_prefix(llm.input_ids[:llm.n_tokens], tokens), len(tokens) - 1)
+        llm.eval(tokens[llm.n_tokens:])
+        # decoding: no abort callback (a Python call per graph node); the caller checks cancel per token
+        llama_cpp.llama_set_abort_callback(llm.ctx, llama_cpp.ggml_abort_callback(), None)
+        token = choice(-1)
+        seq = list(tokens)
+        while True:
+            yield token
+            seq.append(token)
+            n_past = llm.n_tokens
+            if n_past + 1 > n_ctx:
+                return
+            draft = lookup_draft(seq, self.draft_tokens)[: n_ctx - n_past - 1]
+            batch = [token, *draft]
+            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=bool(draft))
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[n_past:n_past + len(batch)] = batch
+            llm.n_tokens = n_past + len(batch)
+            stats.steps += 1
+            stats.drafted += len(draft)
+            if not draft:
+                token = choice(-1)
+                continue
+            for i, guess in enumerate(draft):
+                token = choice(i)
+                if token != guess:  # the model's own choice: drop the rest of the guess from the cache
+                    llm.n_tokens = n_past + 1 + i
+                    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+                    break
+                stats.accepted += 1
+                yield token
+                seq.append(token)
+            else:
+                token = choice(len(draft))
 
     def forget(self) -> None:
         """Drop the KV state and the saved prefixes: the next request starts from an empty context."""

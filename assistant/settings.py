@@ -77,6 +77,9 @@ class Settings:
     # llama.cpp: context length in tokens, and threads (0 = one per physical core)
     n_ctx: int = 4096
     n_threads: int = 0
+    # llama.cpp: prompt-lookup speculative decoding, the most tokens guessed from the prompt per forward pass
+    # (0 = off); the text is plain greedy decoding's either way
+    draft_tokens: int = 3
     # transformers: where the weights go ("auto" = the GPU when there is one, else CPU, or an
     # accelerate device map such as "cuda:0") and in what precision ("auto" = bfloat16 on a GPU, else float32)
     device_map: str = "auto"
@@ -150,6 +153,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "refuse_below": (0, 1), "answer_above": (0, 1), "max_question_chars": (1, None),
     "max_new_tokens": (1, None), "passage_chars": (0, None), "history_turns": (0, 100),
     "max_retries": (0, 20), "n_ctx": (256, 1 << 20), "n_threads": (0, 1024),
+    "draft_tokens": (0, 32),
 }
 _KINDS: dict[str, str] = {
     f.name: ("path" if f.name in _PATHS else "dict" if f.name == "extra" else

@@ -13,7 +13,7 @@ pytest.importorskip("llama_cpp")
 
 from assistant.bench import build_tiny_model  # noqa: E402
 from assistant.generate import ModelError, Request, make_generator  # noqa: E402
-from assistant.llamacpp import LlamaCppGenerator, physical_cores  # noqa: E402
+from assistant.llamacpp import LlamaCppGenerator, lookup_draft, physical_cores  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from tests.helpers import SEED, write_gguf, write_scripted_gguf  # noqa: E402
@@ -138,6 +138,53 @@ def test_the_fixed_prefix_is_evaluated_once(ggufs) -> None:
     gen.forget()
     cold = "".join(gen.stream(Request("q", second, ())))
     assert gen.last.reused_tokens == 0 and warm == cold
+
+
+def test_lookup_draft_guesses_what_followed_the_last_tokens_earlier() -> None:
+    seq = [5, 6, 7, 8, 9, 1, 2, 6, 7]
+    assert lookup_draft(seq, 3) == [8, 9, 1]  # "6 7" occurred before, followed by 8 9 1
+    assert lookup_draft(seq, 1) == [8]
+    assert lookup_draft([1, 2, 3, 4], 3) == []  # nothing repeats
+    assert lookup_draft(seq, 0) == []
+    assert lookup_draft([3, 1, 2, 9, 4, 1, 2, 7, 1, 2], 2) == [7, 1]  # the latest occurrence
+
+
+def _decode(path: Path, messages: list[dict[str, str]], draft: int, max_new: int = 40) -> tuple[str, object]:
+    gen = LlamaCppGenerator(str(path), Settings(max_new_tokens=max_new, draft_tokens=draft))
+    gen.forget()
+    text = "".join(gen.stream(Request("q", messages, ())))
+    return text, gen.last
+
+
+@pytest.mark.parametrize("model", ["random", "endless"])
+def test_prompt_lookup_drafts_change_nothing_but_the_number_of_passes(ggufs, model) -> None:
+    """Guessed tokens are kept only where they are the model's own greedy choice: the text equals plain
+    greedy decoding and llama-cpp-python's own generate. The prompt quotes the scripted reply, so the
+    scripted model's guesses are confirmed and it needs fewer forward passes than tokens."""
+    messages = _messages(f"资料：{SCRIPT}{SCRIPT}\n{QUESTION}")
+    plain, plain_stats = _decode(ggufs[model], messages, draft=0)
+    drafted, stats = _decode(ggufs[model], messages, draft=4)
+    gen = LlamaCppGenerator(str(ggufs[model]), Settings(max_new_tokens=40))
+    raw = gen.raw_generate(messages, 40)
+    assert drafted == plain and stats.completion_tokens == plain_stats.completion_tokens == raw.completion_tokens
+    assert plain_stats.drafted == 0 and plain_stats.steps >= plain_stats.completion_tokens - 1
+    assert stats.drafted > 0  # both prompts repeat themselves, so guesses were made
+    if model == "endless":
+        assert stats.accepted >= stats.completion_tokens // 2
+        assert stats.steps < plain_stats.steps // 2
+
+
+def test_after_a_drafted_reply_the_next_prompt_still_reuses_the_cache_correctly(ggufs) -> None:
+    """Rejected guesses are removed from the KV cache: a second request that shares the first's prefix
+    answers as it does from an empty context."""
+    gen = LlamaCppGenerator(str(ggufs["random"]), Settings(max_new_tokens=30, draft_tokens=4))
+    first = _messages(f"资料：{SCRIPT}{SCRIPT}\n{QUESTION}")
+    list(gen.stream(Request("q", first, ())))
+    second = _messages(f"资料：{SCRIPT}{SCRIPT}\n张辉如何看待传统产业？")
+    warm = "".join(gen.stream(Request("q", second, ())))
+    assert gen.last.reused_tokens > 0
+    gen.forget()
+    assert "".join(gen.stream(Request("q", second, ()))) == warm
 
 
 def test_a_prompt_longer_than_the_context_says_what_to_change(ggufs) -> None:

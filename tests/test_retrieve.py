@@ -52,7 +52,8 @@ def test_a_name_typed_with_other_characters_of_the_same_sound_is_routed(retrieve
     assert retriever.search(typo).speakers == (expert,)
 
 
-@pytest.mark.parametrize("question", ["Jin Bei的发言题目是什么", "lv wei为啥说要改进教育体系", "问一下ren baoping说了啥"])
+@pytest.mark.parametrize("question", ["Jin Bei的发言题目是什么", "lv wei为啥说要改进教育体系",
+                                      "问一下ren baoping说了啥"])
 def test_a_pinyin_name_written_against_chinese_is_not_a_question_word(retriever, question) -> None:
     """Pinyin touching a Chinese character (bei的) is still the expert's name, so it is neither searched
     for as a word nor counted as a word the document lacks."""
