@@ -6,7 +6,7 @@ Qwen2 through transformers (pipeline overhead over a bare ``model.generate``); w
 ``--model FILE.gguf`` the llama.cpp backend on the real model: load time, time to first token for
 first questions and for follow-ups in a chat, decode speed beside llama-cpp-python's own
 ``generate`` on the same prompt, and peak RSS. ``--sweep`` measures prompt size, gold evidence
-kept in the prompt and time to first token for several passage budgets (k × passage_chars).
+kept in the prompt and time to first token for several passage budgets (k × prompt_chars).
 """
 
 from __future__ import annotations
@@ -305,9 +305,9 @@ def _evidence_kept(shown: str, evidence: list[str]) -> tuple[int, int]:
 
 
 def passage_budgets(llm: Any, gen: Any, records: list[dict[str, Any]],
-                    budgets: tuple[tuple[int, int], ...] = ((5, 0), (5, 320), (5, 260), (5, 200), (5, 160),
-                                                            (4, 260), (4, 200), (3, 260))) -> list[dict[str, Any]]:
-    """For each (k, passage_chars): prompt tokens (p50/max), the share of the gold evidence strings
+                    budgets: tuple[tuple[int, int], ...] = ((5, 0), (5, 1300), (5, 1100), (5, 1000), (5, 900),
+                                                            (5, 800), (4, 900), (3, 900))) -> list[dict[str, Any]]:
+    """For each (k, prompt_chars): prompt tokens (p50/max), the share of the gold evidence strings
     the prompt still holds, and time to first token measured on the model (a one-token generation
     of each of up to 6 prompts, the fixed prefix already evaluated)."""
     from .generate import Request
@@ -316,7 +316,7 @@ def passage_budgets(llm: Any, gen: Any, records: list[dict[str, Any]],
     gold = [r for r in records if r.get("expect", "answer") == "answer" and r.get("evidence") and not r.get("history")]
     rows = []
     for k, chars in budgets:
-        budget = llm.__class__(llm.settings.with_overrides(k=k, passage_chars=chars), generator=gen,
+        budget = llm.__class__(llm.settings.with_overrides(k=k, prompt_chars=chars), generator=gen,
                                index=retriever.index)
         budget._retriever = retriever
         sizes: list[int] = []
@@ -324,13 +324,14 @@ def passage_budgets(llm: Any, gen: Any, records: list[dict[str, Any]],
         kept = total = 0
         for rec in gold:
             messages = budget.request(rec["question"], retriever.search(rec["question"], k=k)).messages
-            got, of = _evidence_kept(messages[-1]["content"], rec["evidence"])
+            # the whole prompt: a speaker's affiliation and title are in the system message
+            got, of = _evidence_kept("\n".join(m["content"] for m in messages), rec["evidence"])
             kept, total = kept + got, total + of
             sizes.append(len(gen.tokens(messages)))
             if len(timed) < 6:
                 list(gen.stream(Request(rec["question"], messages, (), max_new_tokens=1)))
                 timed.append((gen.last.first_token - gen.last.started) * 1000)
-        rows.append({"k": k, "passage_chars": chars, "prompt_tokens_p50": int(statistics.median(sizes)),
+        rows.append({"k": k, "prompt_chars": chars, "prompt_tokens_p50": int(statistics.median(sizes)),
                      "prompt_tokens_max": max(sizes), "evidence_kept": round(kept / max(1, total), 3),
                      "ttft_p50_ms": round(statistics.median(timed), 1)})
     return rows
@@ -362,7 +363,7 @@ def run(settings: Settings, json_out: bool = False, questions: str | None = None
             mark = f"{op} {limit}  {'ok' if ok else 'MISSED'}"
         print(f"{key:<28}{value!s:>12}  {mark}")
     for row in figures.get("budgets", []):
-        print(f"k={row['k']} passage_chars={row['passage_chars']}: prompt {row['prompt_tokens_p50']} tokens "
+        print(f"k={row['k']} prompt_chars={row['prompt_chars']}: prompt {row['prompt_tokens_p50']} tokens "
               f"(max {row['prompt_tokens_max']}), evidence kept {row['evidence_kept']:.3f}, "
               f"first token {row['ttft_p50_ms']:.0f} ms")
     return 0

@@ -292,7 +292,7 @@ class LlamaCppGenerator:
         n_ctx = llm.n_ctx()
         if len(tokens) >= n_ctx:
             raise ModelError(f"the prompt has {len(tokens)} tokens but {self.path.name} was opened with n_ctx "
-                             f"{n_ctx}; lower passage_chars or k, or raise n_ctx")
+                             f"{n_ctx}; lower prompt_chars or k, or raise n_ctx")
         max_new = max(1, min(request.max_new_tokens or self.settings.max_new_tokens, n_ctx - len(tokens)))
         while not model.lock.acquire(timeout=0.1):  # one generation at a time per loaded model
             if request.cancel.is_set():

@@ -28,7 +28,7 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
-from .text import excerpt, mostly_english, other_language
+from .text import excerpts, mostly_english, other_language
 from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
@@ -305,20 +305,23 @@ class Assistant:
 
     # ---------------------------------------------------------------- stage 4b: generate, post-process
     def request(self, question: str, retrieval: Retrieval, cancel: threading.Event | None = None) -> Request:
-        """The messages an LLM gets for ``question``: the rules, then each passage's speaker,
-        affiliation, title and best sentences (``settings.passage_chars`` characters at most)."""
+        """The messages an LLM gets for ``question``: the rules and the speakers' bylines (the same for every
+        question), then each passage's speaker and the passages' best sentences (``settings.prompt_chars``
+        characters in all)."""
         english = mostly_english(question)
         refuse_text = refusal(self.settings.prompts_dir, english)
         r = self.retriever
-        weights = r.weights(r.question_words(retrieval.question))
+        # an English question's words are matched through the dictionary bridge to the passages' Chinese
+        weights = ({w: 1.0 for w in r.bridge(retrieval.question)} if retrieval.signals.english else
+                   r.weights(r.question_words(retrieval.question)))
         language = "English" if english else "Chinese (简体中文)"
-        system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text)
-        # a sentence two overlapping chunks of one speech share is shown once (another speaker quoting the
-        # same words keeps them: the model must be able to attribute them to both)
-        seen: dict[tuple[str, str, str], set[str]] = {}
-        shown = [(p, excerpt(p.text, weights, self.settings.passage_chars,
-                             seen.setdefault((p.speaker, p.chunk.affiliation, p.chunk.title), set())))
-                 for p in retrieval.passages]
+        # every speaker's byline is in the system prompt, the same for every question: an LLM backend evaluates
+        # it once and keeps its KV state, so a question pays only for its passages
+        system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text,
+                        speeches=r.speeches)
+        texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
+                         weights, self.settings.prompt_chars)
+        shown = list(zip(retrieval.passages, texts, strict=True))
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
                       english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],

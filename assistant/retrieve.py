@@ -87,6 +87,15 @@ class Retriever:
         self._texts = [c.text.lower().replace(" ", "") for c in self.chunks]
         self._idf_cache: dict[str, float] = {}
 
+    @property
+    def speeches(self) -> list[tuple[str, str, str]]:
+        """(speaker, affiliation, title) of each statement in the index, in document order."""
+        seen: dict[tuple[str, str, str], tuple[str, int]] = {}
+        for c in self.chunks:
+            if c.kind == "text":
+                seen.setdefault((c.speaker, c.affiliation, c.title), (c.source, c.section))
+        return sorted(seen, key=lambda key: seen[key])
+
     # ---------------------------------------------------------------- search
     def search(self, question: str, k: int | None = None, speakers: Sequence[str] = ()) -> Retrieval:
         k = k or self.settings.k

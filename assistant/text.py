@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Hashable, Sequence
 
 # Sentence ends: Chinese and (as the PDF extraction left them) ASCII forms.
 SENTENCE_END = "。！？；!?;"
@@ -82,39 +83,54 @@ def weighted_overlap(sentence: str, weights: dict[str, float]) -> float:
 GAP = "……"
 
 
-def excerpt(text: str, weights: dict[str, float], budget: int, shown: set[str] | None = None) -> str:
-    """The sentences of ``text`` that best match the question, in their original order, within
-    ``budget`` characters; omitted stretches become "……". ``budget <= 0`` keeps the whole text.
+def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float], budget: int) -> list[str]:
+    """What an LLM is shown of each passage: the sentences that best match the question, across all the
+    passages together, within ``budget`` characters (``budget <= 0``: whole passages), each passage's in
+    their original order with omitted stretches marked "……".
 
-    Every kept sentence is verbatim, so a sentence cited from the excerpt is in the passage; the
-    best sentence is kept even when it alone is longer than the budget. ``shown`` holds the (compacted)
-    sentences earlier passages of the same prompt already show (overlapping chunks repeat their
-    edges): they are left out unless nothing else is left, and the kept ones are added to it."""
-    spans = sentence_spans(text) or [(0, len(text))]
-    seen = shown if shown is not None else set()
-    fresh = [i for i in range(len(spans)) if compact(text[slice(*spans[i])]) not in seen] or list(range(len(spans)))
-    if (budget <= 0 or len(text) <= budget) and len(fresh) == len(spans):
-        seen.update(compact(text[slice(*s)]) for s in spans)
-        return text
-    budget = budget if budget > 0 else len(text)
-    ranked = sorted(fresh, key=lambda i: (-weighted_overlap(text[slice(*spans[i])], weights), i))
-    keep: list[int] = []
-    used = 0
-    for i in ranked:
-        a, b = spans[i]
-        if used + (b - a) <= budget or not keep:
-            keep.append(i)
-            used += b - a
-    keep.sort()
-    seen.update(compact(text[slice(*spans[i])]) for i in keep)
-    parts: list[str] = []
-    end = 0
-    for i in keep:
-        a, b = spans[i]
-        if a > end and text[end:a].strip():
+    ``passages`` are (text, speech) pairs in rank order. Each passage keeps its best sentence; the rest of
+    the budget goes to the best-matching sentences wherever they are, so a passage that matches in one
+    sentence does not take the room of one that matches in three. A sentence an earlier passage of the same
+    speech already shows (overlapping chunks repeat their edges) is left out, unless nothing else of the
+    passage is left; another speaker quoting the same words keeps them. Every kept sentence is verbatim, so
+    a sentence cited from an excerpt is in the passage."""
+    spans = [sentence_spans(text) or [(0, len(text))] for text, _ in passages]
+    keys = [[compact(text[slice(*sp)]) for sp in sps] for (text, _), sps in zip(passages, spans, strict=True)]
+    fresh: list[list[int]] = []
+    shown: dict[Hashable, set[str]] = {}
+    for (_, speech), ks in zip(passages, keys, strict=True):
+        seen = shown.setdefault(speech, set())
+        mine = [i for i, k in enumerate(ks) if k not in seen] or list(range(len(ks)))
+        seen.update(ks[i] for i in mine)
+        fresh.append(mine)
+    if budget <= 0:
+        keep = {(n, i) for n, mine in enumerate(fresh) for i in mine}
+    else:
+        scored = sorted(((weighted_overlap(passages[n][0][slice(*spans[n][i])], weights), n, i)
+                         for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
+        keep, used = set(), 0
+        for _, n, i in scored:  # each passage's best sentence first
+            if not any(m == n for m, _ in keep):
+                keep.add((n, i))
+                used += spans[n][i][1] - spans[n][i][0]
+        for _, n, i in scored:
+            size = spans[n][i][1] - spans[n][i][0]
+            if (n, i) not in keep and used + size <= budget:
+                keep.add((n, i))
+                used += size
+    out = []
+    for n, (text, _) in enumerate(passages):
+        parts: list[str] = []
+        end = 0
+        for i, (a, b) in enumerate(spans[n]):
+            if (n, i) not in keep:
+                continue
+            if a > end and text[end:a].strip():
+                parts.append(GAP)
+            parts.append(text[a:b])
+            end = b
+        if text[end:].strip():
             parts.append(GAP)
-        parts.append(text[a:b])
-        end = b
-    if text[end:].strip():
-        parts.append(GAP)
-    return "".join(parts).strip()
+        out.append("".join(parts).strip())
+    return out
+

@@ -634,21 +634,37 @@ from assistant.text import compact, sentence_spans  # noqa: E402
 
 
 def test_excerpts_leave_out_sentences_an_earlier_passage_already_shows() -> None:
-    from assistant.text import excerpt
+    from assistant.text import excerpts
 
     a = "甲说创新是第一动力。乙说人才是第一资源。丙说要建设现代化产业体系。"
     b = "丙说要建设现代化产业体系。丁说要加快发展数字经济。"  # an overlapping chunk repeats a's last sentence
-    shown: set[str] = set()
-    assert excerpt(a, {"产业": 1.0}, 0, shown) == a
-    assert excerpt(b, {"产业": 1.0}, 0, shown) == "……丁说要加快发展数字经济。"
-    assert excerpt(b, {"产业": 1.0}, 0) == b  # control: alone, nothing is left out
-    assert excerpt(a, {}, 0, shown) == a  # every sentence shown already: the passage still shows something
+    assert excerpts([(a, "x"), (b, "x")], {"产业": 1.0}, 0) == [a, "……丁说要加快发展数字经济。"]
+    assert excerpts([(b, "x")], {"产业": 1.0}, 0) == [b]  # control: alone, nothing is left out
+    assert excerpts([(a, "x"), (b, "y")], {}, 0) == [a, b]  # another speech quoting the same words keeps them
+    assert excerpts([(a, "x"), (a, "x")], {}, 0) == [a, a]  # every sentence shown already: it still shows
+
+
+def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> None:
+    """Each passage keeps its best sentence; the rest of the budget follows the question's words, wherever
+    they are, instead of an equal share per passage."""
+    from assistant.text import excerpts
+
+    rich = "数字经济需要算力。算力是新质生产力的新动能。数据要素需要算力支撑。"
+    poor = "传统产业要升级。农业也要现代化。服务业要提质。"
+    w = {"算力": 5.0, "数据": 1.0}
+    got = excerpts([(poor, 1), (rich, 2)], w, len(rich) + 8)
+    assert got[1] == rich  # all three matching sentences of the second passage
+    assert got[0].count("。") == 1 and got[0].startswith("传统产业要升级。")  # the first keeps one sentence
+    equal = excerpts([(poor, 1), (rich, 2)], w, 0)
+    assert equal == [poor, rich]  # no budget: whole passages
 
 
 def test_the_prompt_shows_each_expert_once_in_full_and_no_sentence_twice(seed_index) -> None:
+    """The bylines are in the system message (the same for every question, so an LLM's KV state of it is
+    reused); each passage names its speaker; a sentence overlapping chunks share is shown once."""
     from assistant.pipeline import Assistant
 
-    a = Assistant(seed_index.settings.with_overrides(model="extractive", passage_chars=0), index=seed_index)
+    a = Assistant(seed_index.settings.with_overrides(model="extractive", prompt_chars=0), index=seed_index)
     q = "吕薇认为发展新质生产力的本质是什么？"
     retrieval = a.retriever.search(q)
 
@@ -658,10 +674,14 @@ def test_the_prompt_shows_each_expert_once_in_full_and_no_sentence_twice(seed_in
     raw = [s for p in retrieval.passages for s in long_sentences(p.text)]
     assert len(raw) > len(set(raw)), "the case needs overlapping passages"
     assert any(sum(p.speaker == x.speaker for x in retrieval.passages) > 1 for p in retrieval.passages)
-    user = a.request(q, retrieval).messages[1]["content"]
+    system, user = (m["content"] for m in a.request(q, retrieval).messages)
+    assert system == a.request("王蕴怎么看？", a.retriever.search("王蕴怎么看？")).messages[0]["content"]
+    assert len(a.retriever.speeches) == 9
+    bylines = "".join(p.text for p in retrieval.passages if p.chunk.kind != "text")  # a retrieved byline
+    for speaker, affiliation, title in a.retriever.speeches:
+        assert system.count(f"{speaker}（{affiliation or '—'}）：《{title}》") == 1
+        assert affiliation in bylines or affiliation not in user
     for speaker in {p.speaker for p in retrieval.passages}:
-        affiliation = next(p.chunk.affiliation for p in retrieval.passages if p.speaker == speaker) or "—"
-        assert user.count(f"{speaker}（{affiliation}）") == 1
         assert user.count(f"] {speaker}") == sum(p.speaker == speaker for p in retrieval.passages)
     flat = compact(user)
     assert all(flat.count(s) == 1 for s in set(raw))  # each sentence of the passages shown, once
@@ -672,7 +692,7 @@ def test_a_sentence_two_experts_share_is_shown_under_both(seed_index) -> None:
 
     from assistant.pipeline import Assistant
 
-    a = Assistant(seed_index.settings.with_overrides(model="extractive", passage_chars=0), index=seed_index)
+    a = Assistant(seed_index.settings.with_overrides(model="extractive", prompt_chars=0), index=seed_index)
     retrieval = a.retriever.search("吕薇认为发展新质生产力的本质是什么？")
     first = retrieval.passages[0]
     quoted = replace(first, chunk=replace(first.chunk, id="other", speaker="金碚", title="另一篇发言"))

@@ -189,7 +189,7 @@ def test_after_a_drafted_reply_the_next_prompt_still_reuses_the_cache_correctly(
 
 def test_a_prompt_longer_than_the_context_says_what_to_change(ggufs) -> None:
     gen = LlamaCppGenerator(str(ggufs["random"]), Settings(max_new_tokens=8, n_ctx=256))
-    with pytest.raises(ModelError, match="n_ctx 256.*passage_chars"):
+    with pytest.raises(ModelError, match="n_ctx 256.*prompt_chars"):
         list(gen.stream(Request(QUESTION, _messages("长" * 600), ())))
 
 
