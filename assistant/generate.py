@@ -64,6 +64,8 @@ class Request:
 class Generator(Protocol):
     name: str
     is_llm: bool
+    # optional: True when the backend keeps the KV state of the last prompt, so a follow-up is sent as the
+    # conversation's next turn (read with getattr, default False)
 
     def stream(self, request: Request) -> Iterator[str]:
         """Yield pieces of the answer text as they are produced."""
@@ -252,6 +254,7 @@ def _device_and_dtype(settings: Settings) -> tuple[str | None, Any]:
 
 class TransformersGenerator:
     is_llm = True
+    keeps_context = False  # each call starts from an empty cache: a follow-up is sent as a standalone prompt
 
     def __init__(self, spec: str, settings: Settings) -> None:
         self.spec = spec

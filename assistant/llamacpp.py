@@ -212,6 +212,7 @@ def _common_prefix(a: Any, b: list[int]) -> int:
 
 class LlamaCppGenerator:
     is_llm = True
+    keeps_context = True  # the KV state of the last conversation stays: a follow-up evaluates only its new turn
 
     def __init__(self, spec: str, settings: Settings) -> None:
         if not spec:
@@ -234,18 +235,20 @@ class LlamaCppGenerator:
         return self.llm.tokenize(self.prompt(messages).encode("utf-8"), add_bos=False, special=True)
 
     def fixed_prefix(self, messages: list[dict[str, str]], tokens: list[int]) -> list[int]:
-        """The prompt's tokens up to where the last message's text starts: the system message and
-        the chat markup, the same for every question."""
+        """The prompt's tokens up to where the first user message's text starts: the system message and the
+        chat markup, the same for every question of every conversation."""
         if not messages:
             return []
-        marked = [*messages[:-1], {**messages[-1], "content": _SENTINEL}]
-        head = self.prompt(marked).split(_SENTINEL, 1)[0]
+        system = [m for m in messages[:1] if m.get("role") == "system"]
+        head = self.prompt([*system, {"role": "user", "content": _SENTINEL}]).split(_SENTINEL, 1)[0]
         ids = self.llm.tokenize(head.encode("utf-8"), add_bos=False, special=True)
         return tokens[:_common_prefix(ids, tokens)]
 
     # ---------------------------------------------------------------- KV state of the fixed prefix
     def _reuse(self, tokens: list[int], fixed: list[int]) -> int:
-        """Make the context hold the longest cached prefix of ``tokens``; the number of tokens reused."""
+        """Make the context hold the longest cached prefix of ``tokens``; the number of tokens reused: what the
+        context already holds (the last conversation, when this prompt continues it), else the saved state
+        of the fixed prefix."""
         llm, model = self.llm, self._model
         have = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
         if len(fixed) < 8 or have >= len(fixed):

@@ -139,6 +139,12 @@ class Assistant:
         mode = self.settings.condense
         wants_llm = mode == "llm" or (mode == "auto" and self.generator.is_llm and ruled is None
                                       and condense_stage.looks_like_follow_up(question))
+        if wants_llm and mode == "auto" and self.conversation(history) is not None:
+            # the model will read the conversation itself (it is continued): no rewrite, whose own prompt would
+            # also push the conversation out of the backend's cache; search this question with the last one
+            named = r.directory.find(question).speakers
+            text = question if named else f"{list(history)[-1][0]} {question}"
+            return Query(text, named, frozenset(), "", "context")
         if wants_llm and mode != "rules":
             rewritten = self._rewrite(question, history)
             if rewritten:
@@ -215,7 +221,7 @@ class Assistant:
         interpreted = query.interpreted if query.interpreted and query.interpreted != question else ""
 
         def finish(text: str, checks: Sequence[SentenceCheck], model: str, decided: Decision, first: float,
-                   notes: str = "", model_text: str = "") -> Answer:
+                   notes: str = "", model_text: str = "", messages: Sequence[dict[str, str]] = ()) -> Answer:
             markers = sorted({m for c in checks for m in c.markers})
             citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
             total = (time.perf_counter() - t0) * 1000
@@ -224,7 +230,7 @@ class Assistant:
             return Answer(question, text, () if refused else citations, refused, model, tuple(checks),
                           retrieval.passages, Timings(t_retrieval, first or total, total, t_condense),
                           notices.join(notice, notes, premise), model_text, decided.outcome, decided.confidence,
-                          decided.reason, interpreted)
+                          decided.reason, interpreted, tuple(messages))
 
         if decision.outcome == REFUSE:
             text = self._refusal_text(english, decision)
@@ -243,8 +249,13 @@ class Assistant:
             checks = self.check(body, retrieval)
             yield finish(lead + body, checks, generator.name, decision, first)
             return
-        # an LLM sees no history: it gets the standalone form of a follow-up
-        request = self.request(query.text, retrieval, cancel)
+        # a follow-up continues the conversation when the backend keeps it (only the new turn is evaluated);
+        # otherwise the LLM gets the standalone form of the question
+        prev = self.conversation(history)
+        if prev is not None:
+            request, retrieval = self.continued(question, retrieval, prev, cancel)
+        else:
+            request = self.request(query.text, retrieval, cancel)
         pieces: list[str] = []
         first = 0.0
         model = generator.name
@@ -271,7 +282,8 @@ class Assistant:
         checks = self.check(text, retrieval)
         # the model's raw reply is kept with every LLM answer: to inspect a repair or a fallback, and so that
         # `eval --save-answers` records real replies the post-processing tests replay
-        yield finish(lead + text, checks, model, decision, first, notices.join(notes, more_notes), raw)
+        yield finish(lead + text, checks, model, decision, first, notices.join(notes, more_notes), raw,
+                     request.messages)
 
     # ---------------------------------------------------------------- stage 4a: compose (extractive)
     def scorer(self, question: str) -> Callable[[str], float]:
@@ -323,9 +335,44 @@ class Assistant:
                          weights, self.settings.prompt_chars)
         shown = list(zip(retrieval.passages, texts, strict=True))
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
-                      english=english)
+                      english=english, start=0)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
                        retrieval.passages, english, {}, refuse_text, cancel or threading.Event())
+
+    def continued(self, question: str, retrieval: Retrieval, prev: Answer,
+                  cancel: threading.Event | None = None) -> tuple[Request, Retrieval]:
+        """A follow-up as the next turn of ``prev``'s conversation: its messages, the model's reply, then a
+        user turn with only the passages not shown yet, numbered on from the earlier ones. Returns the request
+        and the retrieval the answer cites from (the earlier passages and the new ones)."""
+        english = mostly_english(question)
+        r = self.retriever
+        had = {p.id for p in prev.passages}
+        new = tuple(p for p in retrieval.passages if p.id not in had)
+        weights = ({w: 1.0 for w in r.bridge(retrieval.question)} if retrieval.signals.english else
+                   r.weights(r.question_words(retrieval.question)))
+        texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in new],
+                         weights, self.settings.prompt_chars)
+        user = render(self.settings.prompts_dir, "answer.j2", passages=list(zip(new, texts, strict=True)),
+                      question=question, english=english, start=len(prev.passages))
+        messages = [*prev.messages, {"role": "assistant", "content": prev.model_text},
+                    {"role": "user", "content": user}]
+        context = Retrieval(retrieval.question, (*prev.passages, *new), retrieval.confidence, retrieval.speakers,
+                            retrieval.across, retrieval.notice, retrieval.signals)
+        return (Request(question, messages, context.passages, english, {}, refusal(self.settings.prompts_dir, english),
+                        cancel or threading.Event()), context)
+
+    def conversation(self, history: History) -> Answer | None:
+        """The answer a follow-up continues the conversation of: the model's own reply to the chat's last
+        turn, by a backend that keeps the conversation's KV state (llama.cpp in this process, a server with a
+        prompt cache), while the conversation has fewer than ``history_turns`` questions."""
+        if not history or not getattr(self.generator, "keeps_context", False):
+            return None
+        prev = list(history)[-1][1]
+        if not isinstance(prev, Answer) or not prev.messages or prev.abstained or not prev.model_text \
+                or prev.model != self.generator.name:
+            return None
+        turns = sum(m["role"] == "user" for m in prev.messages)
+        return prev if turns < max(1, self.settings.history_turns) else None
 
     def _post_process(self, raw: str, retrieval: Retrieval, request: Request, model: str,
                       english: bool) -> tuple[str, str, str, str]:

@@ -203,6 +203,9 @@ class Answer:
     reason: str = ""
     # the question as it was searched (a follow-up's standalone form), when it differs from ``question``
     interpreted: str = ""
+    # the chat messages an LLM was sent for this answer (empty for the extractive engine): a follow-up in the
+    # same chat continues this conversation, so a backend that keeps its KV state evaluates only the new turn
+    messages: tuple[dict[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def supported_share(self) -> float:

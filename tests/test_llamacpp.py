@@ -208,6 +208,59 @@ def test_the_pipeline_keeps_the_models_cited_answer_and_cancels(ggufs, small_ind
     assert len(pieces) <= 4
 
 
+def test_a_follow_up_continues_the_conversation_and_evaluates_only_its_turn(ggufs, small_index) -> None:
+    """The follow-up's messages are the first turn's, the model's reply and a new user turn holding only
+    passages not shown yet, numbered on; llama.cpp reuses the whole first conversation from its cache."""
+    settings = small_index.settings.with_overrides(model=str(ggufs["faithful"]), max_new_tokens=64,
+                                                   history_turns=2)
+    assistant = Assistant(settings, index=small_index)
+    first = assistant.ask(QUESTION)
+    assert first.model == "llamacpp:faithful.gguf" and len(first.messages) == 2 and first.model_text
+    follow = "她说的重要标志是什么？"
+    second = assistant.ask(follow, [(QUESTION, first)])
+    gen = assistant.generator
+    assert second.messages[:2] == first.messages
+    assert second.messages[2] == {"role": "assistant", "content": first.model_text}
+    turn = second.messages[3]["content"]
+    assert follow in turn and "发言人" not in turn and "Rules" not in turn  # only the new turn
+    assert second.passages[:len(first.passages)] == first.passages
+    new = second.passages[len(first.passages):]
+    assert all(f"[{len(first.passages) + n}] {p.speaker}:" in turn for n, p in enumerate(new, 1))
+    assert all(c.passage == second.passages[c.marker - 1] for c in second.citations)
+    first_prompt = gen.tokens(first.messages)
+    assert gen.last.reused_tokens >= len(first_prompt)  # the first turn came from the cache
+    assert gen.last.prompt_tokens - gen.last.reused_tokens < len(first_prompt) // 2
+    # history_turns=2: a third question starts a new conversation, with the standalone prompt
+    third = assistant.ask("那金碚怎么看？", [(QUESTION, first), (follow, second)])
+    assert len(third.messages) == 2 and third.messages[0] == first.messages[0]
+
+
+def test_a_backend_that_keeps_no_context_gets_the_standalone_follow_up(ggufs, small_index, monkeypatch) -> None:
+    """The control: without ``keeps_context`` the follow-up is one standalone prompt, as for transformers."""
+    settings = small_index.settings.with_overrides(model=str(ggufs["faithful"]), max_new_tokens=64)
+    assistant = Assistant(settings, index=small_index)
+    first = assistant.ask(QUESTION)
+    monkeypatch.setattr(type(assistant.generator), "keeps_context", False)
+    second = assistant.ask("她说的重要标志是什么？", [(QUESTION, first)])
+    assert len(second.messages) == 2 and second.model == "llamacpp:faithful.gguf"
+
+
+def test_an_unresolved_follow_up_in_a_continued_chat_asks_no_rewrite(ggufs, small_index, monkeypatch) -> None:
+    """A follow-up the rules cannot resolve is not rewritten by the model when the conversation is continued
+    (the model reads it, and a rewrite prompt would push the conversation out of the cache): the last
+    question and this one are searched together."""
+    settings = small_index.settings.with_overrides(model=str(ggufs["faithful"]), max_new_tokens=64)
+    assistant = Assistant(settings, index=small_index)
+    first = assistant.ask(QUESTION)
+    monkeypatch.setattr(Assistant, "_rewrite", lambda *a: pytest.fail("asked the model to rewrite"))
+    follow = "那王蕴提到的数字经济和人才培养有什么关系"  # names another expert and asks more: rules leave it
+    query = assistant.condense(follow, [(QUESTION, first)])
+    assert query.how == "context" and query.text == follow and query.speakers == ("王蕴",)
+    monkeypatch.setattr(type(assistant.generator), "keeps_context", False)
+    monkeypatch.setattr(Assistant, "_rewrite", lambda *a: "王蕴对人才培养有什么看法？")  # the control
+    assert assistant.condense(follow, [(QUESTION, first)]).how == "llm"
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda d, g: d / "missing.gguf", "missing.gguf: does not exist"),
     (lambda d, g: _write(d / "notes.gguf", b"hello, this is text"), "notes.gguf: not a GGUF file"),
