@@ -28,7 +28,7 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
-from .text import excerpts, mostly_english, other_language
+from .text import compact, excerpts, mostly_english, other_language
 from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
@@ -333,9 +333,8 @@ class Assistant:
                         speeches=r.speeches)
         texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
                          weights, self.settings.prompt_chars)
-        shown = list(zip(retrieval.passages, texts, strict=True))
-        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question,
-                      english=english, start=0)
+        shown = [(n, p, t) for n, (p, t) in enumerate(zip(retrieval.passages, texts, strict=True), 1)]
+        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
                        retrieval.passages, english, {}, refuse_text, cancel or threading.Event())
 
@@ -346,14 +345,18 @@ class Assistant:
         and the retrieval the answer cites from (the earlier passages and the new ones)."""
         english = mostly_english(question)
         r = self.retriever
-        had = {p.id for p in prev.passages}
-        new = tuple(p for p in retrieval.passages if p.id not in had)
+        numbers = {p.id: n for n, p in enumerate(prev.passages, 1)}
+        new = tuple(p for p in retrieval.passages if p.id not in numbers)
+        for n, p in enumerate(new, len(prev.passages) + 1):
+            numbers[p.id] = n
         weights = ({w: 1.0 for w in r.bridge(retrieval.question)} if retrieval.signals.english else
                    r.weights(r.question_words(retrieval.question)))
-        texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in new],
-                         weights, self.settings.prompt_chars)
-        user = render(self.settings.prompts_dir, "answer.j2", passages=list(zip(new, texts, strict=True)),
-                      question=question, english=english, start=len(prev.passages))
+        # a passage the conversation showed in part keeps its number and shows what it did not show yet
+        said = compact("\n".join(m["content"] for m in prev.messages if m["role"] == "user"))
+        texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
+                         weights, self.settings.follow_up_chars, said)
+        shown = [(numbers[p.id], p, t) for p, t in zip(retrieval.passages, texts, strict=True) if t]
+        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english)
         messages = [*prev.messages, {"role": "assistant", "content": prev.model_text},
                     {"role": "user", "content": user}]
         context = Retrieval(retrieval.question, (*prev.passages, *new), retrieval.confidence, retrieval.speakers,

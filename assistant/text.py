@@ -83,7 +83,8 @@ def weighted_overlap(sentence: str, weights: dict[str, float]) -> float:
 GAP = "……"
 
 
-def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float], budget: int) -> list[str]:
+def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float], budget: int,
+             shown: str = "") -> list[str]:
     """What an LLM is shown of each passage: the sentences that best match the question, across all the
     passages together, within ``budget`` characters (``budget <= 0``: whole passages), each passage's in
     their original order with omitted stretches marked "……".
@@ -92,15 +93,17 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float]
     the budget goes to the best-matching sentences wherever they are, so a passage that matches in one
     sentence does not take the room of one that matches in three. A sentence an earlier passage of the same
     speech already shows (overlapping chunks repeat their edges) is left out, unless nothing else of the
-    passage is left; another speaker quoting the same words keeps them. Every kept sentence is verbatim, so
-    a sentence cited from an excerpt is in the passage."""
+    passage is left; another speaker quoting the same words keeps them. A sentence already in ``shown`` (the
+    compacted text of a conversation's earlier turns) is never repeated: a passage with nothing else to show
+    gets "". Every kept sentence is verbatim, so a sentence cited from an excerpt is in the passage."""
     spans = [sentence_spans(text) or [(0, len(text))] for text, _ in passages]
     keys = [[compact(text[slice(*sp)]) for sp in sps] for (text, _), sps in zip(passages, spans, strict=True)]
     fresh: list[list[int]] = []
-    shown: dict[Hashable, set[str]] = {}
+    by_speech: dict[Hashable, set[str]] = {}
     for (_, speech), ks in zip(passages, keys, strict=True):
-        seen = shown.setdefault(speech, set())
-        mine = [i for i, k in enumerate(ks) if k not in seen] or list(range(len(ks)))
+        seen = by_speech.setdefault(speech, set())
+        new = [i for i, k in enumerate(ks) if not (shown and k and k in shown)]
+        mine = [i for i in new if ks[i] not in seen] or (new if not shown else [])
         seen.update(ks[i] for i in mine)
         fresh.append(mine)
     if budget <= 0:
@@ -110,7 +113,7 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float]
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
         keep, used = set(), 0
         for _, n, i in scored:  # each passage's best sentence first
-            if not any(m == n for m, _ in keep):
+            if all(m != n for m, _ in keep):
                 keep.add((n, i))
                 used += spans[n][i][1] - spans[n][i][0]
         for _, n, i in scored:
@@ -120,6 +123,9 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float]
                 used += size
     out = []
     for n, (text, _) in enumerate(passages):
+        if not fresh[n]:
+            out.append("")
+            continue
         parts: list[str] = []
         end = 0
         for i, (a, b) in enumerate(spans[n]):

@@ -659,6 +659,45 @@ def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> Non
     assert equal == [poor, rich]  # no budget: whole passages
 
 
+def test_a_conversation_never_repeats_a_sentence_it_showed() -> None:
+    from assistant.text import compact, excerpts
+
+    a = "甲说创新是第一动力。乙说人才是第一资源。丙说要建设现代化产业体系。"
+    said = compact("[1] 某:\n甲说创新是第一动力。……丙说要建设现代化产业体系。")  # an earlier turn's excerpt
+    assert excerpts([(a, "x")], {"人才": 1.0}, 0, said) == ["……乙说人才是第一资源。……"]
+    assert excerpts([(a, "x")], {}, 0, compact(a)) == [""]  # all of it shown: nothing to add
+    assert excerpts([(a, "x")], {}, 0) == [a]  # control: a new conversation shows it
+
+
+def test_a_continued_follow_up_shows_the_rest_of_a_passage_under_its_number(seed_index) -> None:
+    """A passage the first turn showed only in part keeps its number in the follow-up and shows the
+    sentences the follow-up needs that were left out; new passages are numbered on."""
+    from assistant.pipeline import Assistant
+    from assistant.types import Answer
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive", prompt_chars=200), index=seed_index)
+    q1 = "吕薇认为发展新质生产力的本质是什么？"
+    r1 = a.retriever.search(q1)
+    first = a.request(q1, r1)
+    prev = Answer(q1, "吕薇认为……[1]", (), False, "m", passages=r1.passages, model_text="吕薇认为……[1]",
+                  messages=tuple(first.messages))
+    q2 = "她说的重要标志是什么？"
+    r2 = a.retriever.search("吕薇 新质生产力的重要标志")
+    request, context = a.continued(q2, r2, prev)
+    assert request.messages[:2] == first.messages and request.messages[2]["role"] == "assistant"
+    turn = request.messages[3]["content"]
+    assert context.passages[:len(r1.passages)] == r1.passages
+    ids = [p.id for p in context.passages]
+    assert len(ids) == len(set(ids)) and {p.id for p in r2.passages} <= set(ids)
+    said = compact(first.messages[1]["content"])
+    again = [p for p in r2.passages if p.id in {x.id for x in r1.passages} and f"[{ids.index(p.id) + 1}] " in turn]
+    assert again, "the case needs a passage of the first turn shown again"
+    body = [line for line in turn.splitlines() if line and not line.startswith(("[", "Passages", "Question", "请"))]
+    sentences = [c for line in body for a, b in sentence_spans(line) if len(c := compact(line[a:b]).strip("…")) > 15]
+    assert sentences and not [x for x in sentences if x in said]  # nothing the conversation showed, again
+    assert "重要标志" in turn
+
+
 def test_the_prompt_shows_each_expert_once_in_full_and_no_sentence_twice(seed_index) -> None:
     """The bylines are in the system message (the same for every question, so an LLM's KV state of it is
     reused); each passage names its speaker; a sentence overlapping chunks share is shown once."""
