@@ -49,6 +49,11 @@ class Piece:
     text: str
 
 
+def starts_item(s: str) -> bool:
+    """The sentence is an item of an enumeration (一是…, 首先…, 第二，…, (3)…)."""
+    return bool(_ORDINAL.match(s))
+
+
 def _is_heading(s: str) -> bool:
     """A title line rather than a sentence: short and unpunctuated, or numbered like 一、…"""
     return (not re.search(r"[。！？!?；;]$", s) and len(s) <= 40) or bool(re.match(r"^[一二三四五六七八九十]+、", s))

@@ -300,6 +300,24 @@ class Assistant:
             return base if wants is None or wants(s) else 0.5 * base  # 多少 wants a number, 哪一年 a year
         return score
 
+    def _sentence_scorer(self, retrieval: Retrieval) -> Callable[[str], float]:
+        """What an LLM's excerpts keep: sentences that match the question; for a question asking for several
+        items, also the enumerated ones (一是…/首先…), which carry the items whatever words they use."""
+        from .extractive import starts_item
+
+        score = self._question_scorer(retrieval.question, retrieval.signals.english)
+        if not _LIST_QUESTION.search(retrieval.question):
+            return score
+        return lambda s: score(s) + (0.5 if starts_item(s) else 0.0)
+
+    def _question_scorer(self, question: str, english: bool) -> Callable[[str], float]:
+        """How well a sentence answers ``question``; an English question's words are matched through the
+        dictionary bridge to the passages' Chinese."""
+        if english:
+            bridge = " ".join(self.retriever.bridge(question))
+            return self.scorer(bridge) if bridge else (lambda s: 0.0)
+        return self.scorer(question)
+
     def _compose(self, question: str, retrieval: Retrieval, english: bool) -> list[str]:
         from .extractive import compose
         from .extractive import render as render_pieces
@@ -307,11 +325,7 @@ class Assistant:
         named = retrieval.speakers
         kind = "across" if retrieval.across or len(named) > 1 else \
             "list" if _LIST_QUESTION.search(question) else "fact"
-        if english:  # an English question's words are matched through the dictionary bridge
-            bridge = " ".join(self.retriever.bridge(question))
-            score = self.scorer(bridge) if bridge else (lambda s: 0.0)
-        else:
-            score = self.scorer(question)
+        score = self._question_scorer(question, english)
         pieces = compose(retrieval.passages, score, kind=kind, speakers=named if len(named) > 1 else ())
         return render_pieces(pieces, retrieval.passages, english=english, names=english_name)
 
@@ -323,16 +337,14 @@ class Assistant:
         english = mostly_english(question)
         refuse_text = refusal(self.settings.prompts_dir, english)
         r = self.retriever
-        # an English question's words are matched through the dictionary bridge to the passages' Chinese
-        weights = ({w: 1.0 for w in r.bridge(retrieval.question)} if retrieval.signals.english else
-                   r.weights(r.question_words(retrieval.question)))
+        score = self._sentence_scorer(retrieval)
         language = "English" if english else "Chinese (简体中文)"
         # every speaker's byline is in the system prompt, the same for every question: an LLM backend evaluates
         # it once and keeps its KV state, so a question pays only for its passages
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text,
                         speeches=r.speeches)
         texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
-                         weights, self.settings.prompt_chars)
+                         score, self.settings.prompt_chars)
         shown = [(n, p, t) for n, (p, t) in enumerate(zip(retrieval.passages, texts, strict=True), 1)]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -344,17 +356,15 @@ class Assistant:
         user turn with only the passages not shown yet, numbered on from the earlier ones. Returns the request
         and the retrieval the answer cites from (the earlier passages and the new ones)."""
         english = mostly_english(question)
-        r = self.retriever
         numbers = {p.id: n for n, p in enumerate(prev.passages, 1)}
         new = tuple(p for p in retrieval.passages if p.id not in numbers)
         for n, p in enumerate(new, len(prev.passages) + 1):
             numbers[p.id] = n
-        weights = ({w: 1.0 for w in r.bridge(retrieval.question)} if retrieval.signals.english else
-                   r.weights(r.question_words(retrieval.question)))
+        score = self._sentence_scorer(retrieval)
         # a passage the conversation showed in part keeps its number and shows what it did not show yet
         said = compact("\n".join(m["content"] for m in prev.messages if m["role"] == "user"))
         texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
-                         weights, self.settings.follow_up_chars, said)
+                         score, self.settings.follow_up_chars, said)
         shown = [(numbers[p.id], p, t) for p, t in zip(retrieval.passages, texts, strict=True) if t]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english)
         messages = [*prev.messages, {"role": "assistant", "content": prev.model_text},

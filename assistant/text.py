@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 # Sentence ends: Chinese and (as the PDF extraction left them) ASCII forms.
 SENTENCE_END = "。！？；!?;"
@@ -74,24 +74,20 @@ def other_language(q: str) -> bool:
     return other > sum(is_cjk(c) for c in q) and other >= 2
 
 
-def weighted_overlap(sentence: str, weights: dict[str, float]) -> float:
-    """Sum of the weights of the question words found in ``sentence`` (case-insensitive)."""
-    low = sentence.lower()
-    return sum(w for word, w in weights.items() if word in low)
-
-
 GAP = "……"
+RANK_PRIOR = 0.5  # how much more a sentence of the first passage weighs than one of the last, in an excerpt
 
 
-def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float], budget: int,
+def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], float], budget: int,
              shown: str = "") -> list[str]:
     """What an LLM is shown of each passage: the sentences that best match the question, across all the
     passages together, within ``budget`` characters (``budget <= 0``: whole passages), each passage's in
     their original order with omitted stretches marked "……".
 
-    ``passages`` are (text, speech) pairs in rank order. Each passage keeps its best sentence; the rest of
-    the budget goes to the best-matching sentences wherever they are, so a passage that matches in one
-    sentence does not take the room of one that matches in three. A sentence an earlier passage of the same
+    ``passages`` are (text, speech) pairs in rank order; ``score`` rates a sentence against the question.
+    Each passage keeps its best sentence; the rest of the budget goes to the best-matching sentences
+    wherever they are (a higher-ranked passage's a little more), so a passage that matches in one sentence
+    does not take the room of one that matches in three. A sentence an earlier passage of the same
     speech already shows (overlapping chunks repeat their edges) is left out, unless nothing else of the
     passage is left; another speaker quoting the same words keeps them. A sentence already in ``shown`` (the
     compacted text of a conversation's earlier turns) is never repeated: a passage with nothing else to show
@@ -109,7 +105,8 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], weights: dict[str, float]
     if budget <= 0:
         keep = {(n, i) for n, mine in enumerate(fresh) for i in mine}
     else:
-        scored = sorted(((weighted_overlap(passages[n][0][slice(*spans[n][i])], weights), n, i)
+        k = len(passages)
+        scored = sorted(((score(passages[n][0][slice(*spans[n][i])]) * (1 + RANK_PRIOR * (k - n) / k), n, i)
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
         keep, used = set(), 0
         for _, n, i in scored:  # each passage's best sentence first

@@ -633,15 +633,21 @@ def test_real_model_when_present(seed_index) -> None:
 from assistant.text import compact, sentence_spans  # noqa: E402
 
 
+def _words(weights: dict[str, float]):  # type: ignore[no-untyped-def]
+    """A sentence scorer: the summed weights of the words it holds."""
+    return lambda s: sum(w for word, w in weights.items() if word in s)
+
+
 def test_excerpts_leave_out_sentences_an_earlier_passage_already_shows() -> None:
     from assistant.text import excerpts
 
     a = "甲说创新是第一动力。乙说人才是第一资源。丙说要建设现代化产业体系。"
     b = "丙说要建设现代化产业体系。丁说要加快发展数字经济。"  # an overlapping chunk repeats a's last sentence
-    assert excerpts([(a, "x"), (b, "x")], {"产业": 1.0}, 0) == [a, "……丁说要加快发展数字经济。"]
-    assert excerpts([(b, "x")], {"产业": 1.0}, 0) == [b]  # control: alone, nothing is left out
-    assert excerpts([(a, "x"), (b, "y")], {}, 0) == [a, b]  # another speech quoting the same words keeps them
-    assert excerpts([(a, "x"), (a, "x")], {}, 0) == [a, a]  # every sentence shown already: it still shows
+    industry = _words({"产业": 1.0})
+    assert excerpts([(a, "x"), (b, "x")], industry, 0) == [a, "……丁说要加快发展数字经济。"]
+    assert excerpts([(b, "x")], industry, 0) == [b]  # control: alone, nothing is left out
+    assert excerpts([(a, "x"), (b, "y")], _words({}), 0) == [a, b]  # another speech quoting the same words keeps them
+    assert excerpts([(a, "x"), (a, "x")], _words({}), 0) == [a, a]  # every sentence shown already: it still shows
 
 
 def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> None:
@@ -651,7 +657,7 @@ def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> Non
 
     rich = "数字经济需要算力。算力是新质生产力的新动能。数据要素需要算力支撑。"
     poor = "传统产业要升级。农业也要现代化。服务业要提质。"
-    w = {"算力": 5.0, "数据": 1.0}
+    w = _words({"算力": 5.0, "数据": 1.0})
     got = excerpts([(poor, 1), (rich, 2)], w, len(rich) + 8)
     assert got[1] == rich  # all three matching sentences of the second passage
     assert got[0].count("。") == 1 and got[0].startswith("传统产业要升级。")  # the first keeps one sentence
@@ -664,9 +670,9 @@ def test_a_conversation_never_repeats_a_sentence_it_showed() -> None:
 
     a = "甲说创新是第一动力。乙说人才是第一资源。丙说要建设现代化产业体系。"
     said = compact("[1] 某:\n甲说创新是第一动力。……丙说要建设现代化产业体系。")  # an earlier turn's excerpt
-    assert excerpts([(a, "x")], {"人才": 1.0}, 0, said) == ["……乙说人才是第一资源。……"]
-    assert excerpts([(a, "x")], {}, 0, compact(a)) == [""]  # all of it shown: nothing to add
-    assert excerpts([(a, "x")], {}, 0) == [a]  # control: a new conversation shows it
+    assert excerpts([(a, "x")], _words({"人才": 1.0}), 0, said) == ["……乙说人才是第一资源。……"]
+    assert excerpts([(a, "x")], _words({}), 0, compact(a)) == [""]  # all of it shown: nothing to add
+    assert excerpts([(a, "x")], _words({}), 0) == [a]  # control: a new conversation shows it
 
 
 def test_a_continued_follow_up_shows_the_rest_of_a_passage_under_its_number(seed_index) -> None:
