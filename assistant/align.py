@@ -50,11 +50,15 @@ def match(w: claims.Word, fold: str, words: set[str]) -> str:
         return "exact"
     if w.entity:
         return ""  # names match exactly
-    if any(x in fold for x in syn) or single & words:
+    if any(x in fold for x in syn) or single & words \
+            or any(lexicon.abbreviates(t, x) or lexicon.abbreviates(x, t) for x in words):
         return "synonym"
     if len(t) > 1 and claims.is_negator(t[0]) and w.text not in lexicon.known_words():  # 未获: 获, negated
         return match(claims.Word(w.text[1:], w.pos, w.start), fold, words)
     if len(chars) >= 2 and sum(c in fold for c in chars) >= max(2, -(-2 * len(chars) // 3)):
+        if w.noun and len(t) >= 3 and t[-2:] in fold and t[:2] not in fold and t[0] not in fold \
+                and claims.dictionary_word(t[:2]):
+            return ""  # the same head with another modifier (国有企业 / 民营企业): another thing of the kind
         return "chars"  # most of its characters: a recombination of the passage's morphemes
     if not w.noun and lexicon.classes(w.text) and any(lexicon.related(w.text, x) for x in words):
         return "related"  # a verb or adjective of the same small class; for nouns that is another thing
@@ -202,8 +206,10 @@ def _in_slot(content: list[claims.Word], x: claims.Word, wwords: list[claims.Wor
     return cand
 
 
-def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], condition: bool) -> None:
-    """Negation, comparatives/quantifiers and antonyms of a claim clause against its passage clauses."""
+def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], condition: bool,
+                   sentence: Sequence[Clause] = ()) -> None:
+    """Negation, comparatives/quantifiers and antonyms of a claim clause against its passage clauses;
+    ``sentence``: every clause of the passage sentence they are in (a modal governs the whole sentence)."""
     wwords = tuple(w for c in window for w in c.words)
     wfold = claims.fold("，".join(c.text for c in window))
     theirs_pol: dict[str, set[bool]] = {}
@@ -220,10 +226,24 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
         if cls in theirs:
             continue
         other = claims.OPPOSITE_CLASS.get(cls)
-        if other in theirs:
-            f.append(f"says {word!r} where the cited passage says {theirs[other]!r}")
-        elif not any(claims.fold(x) in wfold for x in (word, *lexicon.synonyms(word))):
+        weak = next((w.text for w in wwords if w.text in claims.MORE_WEAK), "") if cls == "less" else ""
+        if other in theirs or weak:
+            f.append(f"says {word!r} where the cited passage says {theirs.get(other or '', weak)!r}")
+        elif not any(claims.fold(x) in wfold for x in (word, *lexicon.synonyms(word)) if len(x) > 1):
             f.append(f"{word!r} is not in the cited passage")
+    if f:
+        return
+    # "one of the most …" (最…之一) said as "the most …"
+    if "superlative" in mine and "之一" in wfold and "之一" not in claims.fold("".join(w.text for w in ws)):
+        f.append(f"says {mine['superlative']!r} where the cited passage says it is one of several (之一)")
+        return
+    # a recommendation (要/应/需要 …) reported as done (已经 …)
+    done = next((w.text for w in ws if w.text in claims.PERFECTIVE), "")
+    context = [w for c in (sentence or window) for w in c.words]
+    if done and not any(w.text in claims.PERFECTIVE for w in wwords) and "已" not in wfold \
+            and any(w.text in claims.DEONTIC for w in context):
+        f.append(f"says {done!r} (done) where the cited passage says what should be done")
+        return
     cfold = claims.fold("".join(w.text for w in ws))
     for i, w in enumerate(ws):
         parts = {w.text} | ({w.text[k:k + 2] for k in range(len(w.text) - 1)} if len(w.text) > 2 else set())
@@ -251,12 +271,19 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
     first: dict[str, int] = {}
     for k, w in enumerate(wwords):
         first.setdefault(w.text, k)
+    for w in ws:  # 科学技术 in the claim where the passage writes 科技, and the reverse
+        if w.text not in first:
+            at = [k for k, x in enumerate(wwords) if lexicon.abbreviates(w.text, x.text)
+                  or lexicon.abbreviates(x.text, w.text)]
+            if at:
+                first[w.text] = at[0]
     seq = [(i, w, first[w.text]) for i, w in enumerate(ws) if w.text in first and w.content and w.noun]
     for x, (i, a, pa) in enumerate(seq):
         for j, b, pb in seq[x + 1:]:
             if a.text == b.text or pb > pa:
                 continue
-            mine = {w.text for w in ws[i + 1:j] if (w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS}
+            mine = {w.text for w in ws[i + 1:j] if (w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
+                    or (len(w.text) > 1 and w.text[-1] in "到向")}  # 渗透到, 转向: a verb with its direction
             theirs = {w.text for w in wwords[pb + 1:pa]}
             if mine & theirs:
                 f.append(f"swaps {a.text!r} and {b.text!r} around {sorted(mine & theirs)[0]!r} "
@@ -264,19 +291,30 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
                 return
 
 
+def _copula_of(clause: str) -> str:
+    split = claims.split_copula(claims.words(clause))
+    return split[1] if split else "\uE000"
+
+
 def definition(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
     """X 是 Y: in the passage's definition that shares most words with the claim's, X must stand on the
     subject side and Y on the predicate side (工业化是…的实现路径 is not …是工业化的实现路径)."""
     defs = []
     for k, c in enumerate(clause_objs):
-        split = claims.split_copula(c.words)
-        if split is None and k and clause_objs[k - 1].sentence == c.sentence:  # "X,就是 Y"
-            split = claims.split_copula(clause_objs[k - 1].words + c.words)
-        if split:
-            defs.append(split)
+        splits = claims.split_copulas(c.words)
+        if not splits and k and clause_objs[k - 1].sentence == c.sentence:  # "X,就是 Y"
+            splits = claims.split_copulas(clause_objs[k - 1].words + c.words)
+        defs.extend(splits)
     if not defs:
         return
+    parts = []
     for a, b in claims.clauses(claim):
+        # parallel definitions in one clause (A 是 X、B 是 Y、C 是 Z): each on its own
+        cuts = [m.end() for m in re.finditer("、", claim[a:b])]
+        pieces = list(zip([0, *cuts], [*cuts, b - a], strict=True))
+        defined = [(a + x, a + y) for x, y in pieces if claims.split_copula(claims.words(claim[a + x:a + y]))]
+        parts.extend(defined if len(defined) >= 2 else [(a, b)])
+    for a, b in parts:
         split = claims.split_copula(claims.words(claim[a:b]))
         if not split:
             continue
@@ -296,6 +334,10 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
             continue  # "其重要标志是…": the passage's subject is a pronoun
         said_left = "".join(w.text for w in pl)
         lf0, rf0 = claims.fold(said_left), claims.fold("".join(w.text for w in pr))
+        if all(claims.fold(w.text) in rf0 for w in left if w.content) \
+                and all(claims.fold(w.text) in lf0 for w in right if w.content):
+            continue  # the identity turned round whole (X 的第一要素是 Y / Y 是 X 的第一要素): the same claim
+        coordinated = bool(re.search(r"[和与及、]|以及|都|均", claim[a:b].split(_copula_of(claim[a:b]))[0]))
         nouns = [w for w in left if w.noun]
         swapped = nouns and all(claims.fold(w.text) in rf0 and claims.fold(w.text) not in lf0 for w in nouns) \
             and any(claims.fold(w.text) in claims.fold("".join(x.text for x in right)) for w in pl if w.content)
@@ -307,8 +349,15 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
         if sum(claims.fold(w.text) in rf for w in right) * 2 >= len(right):  # the same predicate: same subject?
             lf = claims.fold(said_left)
             stray = [w.text for w in left if claims.fold(w.text) not in lf and claims.fold(w.text) not in rf
-                     and not any(claims.fold(s) in lf for s in lexicon.synonyms(w.text))]
-            if stray and len(stray) * 2 >= len(left):
+                     and not any(claims.fold(s) in lf for s in lexicon.synonyms(w.text))
+                     and not any(lexicon.abbreviates(w.text, x.text) or lexicon.abbreviates(x.text, w.text) for x in pl)
+                     and not lexicon.shell_noun(w.text)]
+            theirs_in_mine = all(claims.fold(w.text) in claims.fold("".join(x.text for x in left))
+                                 for w in pl if w.content)  # the passage's subject, with context of the claim's
+            # "A 和 B 都是…" summing up two definitions: B is the subject of another definition of the passages
+            subjects = {claims.fold(w.text) for dl, _, _ in defs for w in dl}
+            summed = coordinated and len(stray) < len(left) and all(claims.fold(x) in subjects for x in stray)
+            if stray and len(stray) * 2 >= len(left) and not theirs_in_mine and not summed:
                 f.append(f"the cited passage says {_short(said_left, 12)}, not {stray[0]}, is "
                               f"{_short(''.join(w.text for w in pr), 16)}")
                 return

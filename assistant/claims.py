@@ -36,6 +36,8 @@ _SCOPE_END = frozenset("而是 而 但 但是 却 反而 而且 以及".split())
 # attribution framing: who said it is checked apart, so these are not claims
 FRAMING = frozenset("认为 指出 表示 提出 提到 提及 谈到 谈及 强调 说 称 说道 讲到 介绍 看来 主张 建议 提醒 "
                     "呼吁 坦言 写道 举例 例如 比如 为例 举例说 比较说 说明 认识 看法 观点 分析 论述 阐述 发言 "
+                    "解释 观察 观察到 注意到 发现 总结 概括 归纳 描述 阐明 阐释 论证 回顾 列举 梳理 点出 "
+                    "重申 补充 讲 谈 说法 所说 所言 所述 在他看来 在她看来 "
                     "据 根据 据介绍 according said says argues argue notes note stresses points".split())
 # closed-class words that carry no claim of their own (modal, aspect, copula, light verbs, pronouns, degree)
 FUNCTION = frozenset("的 地 得 了 着 过 之 所 者 是 为 乃 即 系 和 与 及 以及 或 或者 还是 而 而且 并 并且 但 "
@@ -60,7 +62,7 @@ ENTITY_POS = ("nr", "ns", "nt", "nz", "eng")
 COMPARATIVES: dict[str, str] = {}
 for _cls, _words in {
     "more": "超过 超出 多于 高于 大于 以上 逾 超 过半",
-    "less": "不足 少于 低于 小于 以下 不到 未满 不及",
+    "less": "不足 少于 低于 小于 以下 不到 未满 不及 不如",
     "at_least": "至少 起码 最少",
     "at_most": "至多 最多 顶多",
     "only": "唯一 惟一 独一 仅有 只有",
@@ -69,11 +71,19 @@ for _cls, _words in {
     "superlative": "最 最为 最大 最高 最低 最强 最多 最少",
     "all": "全部 所有 一切 全都 均 全面 完全",
     "part": "部分 一些 有些 某些 少数 个别",
+    "certain": "必然 必定 注定 势必 彻底 绝对 毫无疑问",
+    "moderate": "较为 较",
 }.items():
     for _w in _words.split():
         COMPARATIVES.setdefault(_w, _cls)
 OPPOSITE_CLASS = {"more": "less", "less": "more", "at_least": "at_most", "at_most": "at_least",
-                  "first": "again", "again": "first", "all": "part", "part": "all"}
+                  "first": "again", "again": "first", "all": "part", "part": "all",
+                  "moderate": "superlative", "superlative": "moderate"}
+# "more" said as a plain comparative (比…更为灵活): a claim may use these freely, but "less" against them is a flip
+MORE_WEAK = frozenset("更 更为 更加 更是 越来越".split())
+# a clause that recommends (要/应/需要…) is not a clause that reports it done (已经/已/业已)
+DEONTIC = frozenset("要 应 应该 应当 需要 需 必须 须 亟须 亟待 务必 争取 力争 should must need".split())
+PERFECTIVE = frozenset("已经 已 业已 已然 早已".split())
 COPULAS = ("就是", "便是", "乃是", "即是", "也是", "都是", "正是", "才是", "视为", "看作", "视作", "当作", "是", "指",
            "即")
 
@@ -120,6 +130,11 @@ class Word:
             nominal = [c[0] in "ABCD" for c in codes]
             return any(nominal) and (self.pos.startswith("n") or all(nominal))
         return self.pos.startswith("n") or self.entity
+
+
+def dictionary_word(text: str) -> bool:
+    """In jieba's general dictionary or the thesaurus (not a run jieba's HMM joined)."""
+    return text in known_words() or bool(_tagger()[0].FREQ.get(text))
 
 
 @lru_cache(maxsize=1)
@@ -206,6 +221,12 @@ def comparative_classes(ws: tuple[Word, ...] | list[Word], condition: bool = Fal
 
 def split_copula(ws: tuple[Word, ...] | list[Word]) -> tuple[list[Word], str, list[Word]] | None:
     """(subject words, copula, predicate words) of a definitional clause "X 是/为/指/就是 Y", else None."""
+    return next(iter(split_copulas(ws)), None)
+
+
+def split_copulas(ws: tuple[Word, ...] | list[Word]) -> list[tuple[list[Word], str, list[Word]]]:
+    """Every (subject, copula, predicate) reading of a clause, one per copula ("X 就是要坚持 Y 是 Z")."""
+    out = []
     for i, w in enumerate(ws):
         if w.text in COPULAS and w.pos in ("v", "p", "d", "c", "vshi", "n") and 0 < i < len(ws) - 1:
             run: list[Word] = []
@@ -216,8 +237,8 @@ def split_copula(ws: tuple[Word, ...] | list[Word]) -> tuple[list[Word], str, li
             left = [x for x in run if x.content]
             right = [x for x in ws[i + 1:] if x.content]
             if left and right and not any(x.text in NEGATORS for x in ws[max(0, i - 2):i]):
-                return left, w.text, right
-    return None
+                out.append((left, w.text, right))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- numbers
@@ -370,7 +391,12 @@ def english_contradiction(claim: str, source: str, speakers: set[str], names: It
         chinese = lexicon.EXONYMS.get(low) or lexicon.EXONYMS.get(low.split()[0])
         if chinese:
             if not any(c in source for c in chinese.split("|")):
-                return f"{word} ({chinese}) is not in the cited passage"
+                # a name the passage does not give is an entity put in another's place only when the passage
+                # names another one of the kind (Japan for 德国); "China" as the unstated subject is not
+                others = [z for z in lexicon.EXONYMS.values()
+                          if z != chinese and any(c in source for c in z.split("|"))]
+                if others:
+                    return f"{word} ({chinese}) is not in the cited passage, which names {others[0].split('|')[0]}"
             continue
         parts = [p for p in re.split(r"[\s-]", low) if lexicon.pinyin_name(p) or p in lexicon.pinyin_syllables()]
         if any(lexicon.pinyin_name(p) for p in parts) and "".join(parts) not in pinyin:

@@ -134,7 +134,9 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
         if not window or span is None:
             continue
         align.substitution(content, hits, span, clause_objs, f, claims.numbers(claim[a:b]))
-        align.compare_clause(ws, window, f, "才" in claim)
+        home = (window[0].passage, window[0].sentence)
+        align.compare_clause(ws, window, f, "才" in claim,
+                             [c for c in clause_objs if (c.passage, c.sentence) == home])
         align.roles(ws, tuple(w for c in window for w in c.words), f)
     align.definition(claim, clause_objs, f)
     score = matched / total if total else 0.0

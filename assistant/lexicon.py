@@ -62,11 +62,21 @@ def directional(word: str) -> bool:
     if one of its characters is (应少, 较大)."""
     codes = _cilin()[1]
     if word in codes:
-        return any(c.startswith(("Ih", "Ea", "Eb")) for c in codes[word])
+        # a change with a direction (增加/减少, 提高/降低: an antonym, or a character of degree); 改变, 转向,
+        # 加上 change without saying which way
+        return any(c.startswith(("Ea", "Eb")) for c in codes[word]) or (
+            any(c.startswith("Ih") for c in codes[word]) and (word in antonyms() or any(ch in _DEGREE for ch in word)))
     return any(ch in _DEGREE for ch in word)
 
 
 _DEGREE = "多少大小高低强弱快慢长短深浅轻重增减升降涨跌优劣好坏"  # characters of amount, size and direction
+
+
+def abbreviates(short: str, long: str) -> bool:
+    """True if ``short`` is the usual two-character abbreviation of the four-character ``long``: the first
+    character of each half (科学技术 -> 科技, 北京大学 -> 北大, 经济贸易 -> 经贸)."""
+    return len(short) == 2 and len(long) == 4 and short[0] == long[0] and short[1] == long[2] \
+        and all("\u3400" <= c <= "\u9fff" for c in long)
 
 
 def synonyms_share(a: str, b: str) -> bool:
@@ -85,10 +95,11 @@ def synonym_words() -> dict[int, tuple[str, ...]]:
 
 
 def shell_noun(word: str) -> bool:
-    """An abstract "shell" noun (问题, 方面, 方式, 途径, 因素, 过程: Cilin's Da, Db, Dd, Dg classes), which a
-    paraphrase adds around a claim without adding a claim."""
+    """An abstract "shell" noun (问题, 方面, 方式, 途径, 路径, 因素, 过程, 作用: one of its senses in Cilin's
+    Da, Db, Dd, Dg classes, none a person or thing), which a paraphrase adds around a claim without adding one."""
     codes = _cilin()[1].get(word, ())
-    return bool(codes) and all(c[:2] in ("Da", "Db", "Dd", "Dg") for c in codes)
+    return bool(codes) and any(c[:2] in ("Da", "Db", "Dd", "Dg") for c in codes) \
+        and not any(c[0] in "AB" for c in codes)  # a person or a thing is never a shell
 
 
 @lru_cache(maxsize=50000)
