@@ -296,7 +296,7 @@ def _copula_of(clause: str) -> str:
     return split[1] if split else "\uE000"
 
 
-def definition(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
+def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str = "") -> None:
     """X 是 Y: in the passage's definition that shares most words with the claim's, X must stand on the
     subject side and Y on the predicate side (工业化是…的实现路径 is not …是工业化的实现路径)."""
     defs = []
@@ -316,8 +316,8 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str]) -> None:
         parts.extend(defined if len(defined) >= 2 else [(a, b)])
     for a, b in parts:
         split = claims.split_copula(claims.words(claim[a:b]))
-        if not split:
-            continue
+        if not split or (source and claims.fold(claim[a:b]) in source):
+            continue  # not a definition, or quoted word for word
         left, _, right = split
         best, best_key, most_straight = None, (0, 0), 0
         for pl, _, pr in defs:

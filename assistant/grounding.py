@@ -131,14 +131,14 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
                     or (w.noun and not lexicon.shell_noun(w.text)) \
                     or (lexicon.directional(w.text) and not near):
                 f.append(f"{w.text!r} is not in the cited passage")
-        if not window or span is None:
-            continue
+        if not window or span is None or claims.fold(claim[a:b]) in source_fold:
+            continue  # a clause quoted word for word says what the passage says, however it is built
         align.substitution(content, hits, span, clause_objs, f, claims.numbers(claim[a:b]))
         home = (window[0].passage, window[0].sentence)
         align.compare_clause(ws, window, f, "才" in claim,
                              [c for c in clause_objs if (c.passage, c.sentence) == home])
         align.roles(ws, tuple(w for c in window for w in c.words), f)
-    align.definition(claim, clause_objs, f)
+    align.definition(claim, clause_objs, f, source_fold)
     score = matched / total if total else 0.0
     if total and score < MIN_MATCHED and not f:  # mostly words of its own: the passage does not carry it
         f.append(f"only {matched} of its {total} content words are in the cited passage")

@@ -30,6 +30,7 @@ from assistant.grounding import (
     parse_markers,
     split_answer,
 )
+from assistant.text import sentence_spans as sentence_spans_of
 from assistant.types import Chunk, Passage, SentenceCheck
 from tests.helpers import SEED
 
@@ -163,6 +164,26 @@ def test_numbers_with_their_unit_and_noun() -> None:
     swapped = _verdict("甲说过去一双鞋子的价格是100元，现在网上只要1000元。[1]", p)
     assert swapped.verdict == UNSUPPORTED
     assert _verdict("甲认为已形成三个先进制造集群。[1]", p).verdict == UNSUPPORTED  # a count the passage lacks
+
+
+def test_every_sentence_of_the_seed_quoted_word_for_word_is_supported() -> None:
+    """The invariant under every rule: a sentence copied from its passage says what the passage says (the
+    rules for roles, definitions and quantifiers once flagged verbatim copies of list-like sentences)."""
+    from assistant.parse import parse_file
+
+    doc = parse_file(SEED)
+    experts = [s.speaker for s in doc.sections]
+    checked = 0
+    for s in doc.sections:
+        for para in s.paragraphs:
+            p = Passage(Chunk("x", para, s.speaker, s.affiliation, s.title, s.index, 0, 0, len(para)), 1.0)
+            for a, b in sentence_spans_of(para):
+                sent = para[a:b].strip()
+                if len(sent) >= 12 and re.search(r"[。！？；]$", sent):
+                    verdict = check_sentence(sent + "[1]", (1,), [p], experts)
+                    assert verdict.verdict == SUPPORTED, (sent, verdict.reason)
+                    checked += 1
+    assert checked > 300
 
 
 def test_one_of_the_most_is_not_the_most() -> None:
