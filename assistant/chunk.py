@@ -84,8 +84,10 @@ def profile_text(section: Section) -> str:
     """A speaker's byline as one sentence: who, where from, and the statement's title."""
     if section.speaker == EDITORIAL_SPEAKER:
         return f"编者按由{section.affiliation or '编辑部'}撰写，会议与专题为《{section.title}》。"
-    where = f"，{section.affiliation}" if section.affiliation else ""
-    title = f"，发言题目为《{section.title}》" if section.title else ""
+    # the fields named as a reader asks for them (单位, 职务, 题目, 标题), so a question about where someone
+    # works or what the talk was called finds the byline by its words, not only by its names
+    where = f"，工作单位与职务：{section.affiliation}" if section.affiliation else ""
+    title = f"；发言题目（标题）：《{section.title}》" if section.title else ""
     return f"发言人{section.speaker}{where}{title}。"
 
 

@@ -437,10 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="fit the answer/hedge/refuse model on a calibration question set")
     p.add_argument("--questions", required=True, help="questions with expect answer/refuse, JSONL")
-    p.add_argument("--max-false-refusals", type=float, default=0.0,
-                   help="the share of answerable questions the refuse cut may refuse (default 0)")
-    p.add_argument("--max-plain-unanswerable", type=float, default=0.0,
-                   help="the share of plain answers above the answer cut that may be unanswerable (default 0)")
+    p.add_argument("--max-false-refusals", type=float, default=0.01,
+                   help="the share of answerable questions the refuse cut may refuse (default 0.01)")
+    p.add_argument("--max-plain-unanswerable", type=float, default=0.05,
+                   help="the share of plain answers above the answer cut that may be unanswerable (default 0.05)")
     p.add_argument("--json", action="store_true")
     _common(p)
     _model(p)

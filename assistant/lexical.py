@@ -22,6 +22,18 @@ def stopwords() -> frozenset[str]:
     return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 
 
+# The form of a question rather than what it asks about: words built on an interrogative (啥意思, 哪句, 哪一年,
+# 几条, 多少钱, 怎么回事, 咋样, 干嘛) or a demonstrative with a classifier (那块, 这部分, 那段). Chinese grammar's
+# closed classes, in any question about any document; a word jieba's dictionary happens to lack would
+# otherwise weigh as a rare term the document does not contain.
+_QUESTION_FORM = re.compile(r"^(?:啥|哪|咋|怎|什么|多少|谁|为何|为啥|如何|何时|何处|何地|干嘛|干啥|几(?!乎))|"
+                            r"(?:吗|呢|嘛|么)$|^[这那](?:块|段|部分|方面|句|点|条|里|儿|边|次|些|个|种|位)$")
+
+
+def question_form(word: str) -> bool:
+    return bool(_QUESTION_FORM.search(word))
+
+
 _CEDICT_RE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/$")
 _GLOSS_DROP = re.compile(r"\([^)]*\)|\[[^\]]*\]|\b(?:sth|sb|one's|oneself)\b|[^a-z0-9 \-]")
 
@@ -145,7 +157,7 @@ class Tokenizer:
         out: list[str] = []
         for piece in _WORD_RE.findall(text):
             cut = [piece.lower()] if piece.isascii() else self._jieba.lcut(piece, HMM=True)
-            out.extend(w for w in cut if w not in self._stop and (len(w) > 1 or w.isdigit()))
+            out.extend(w for w in cut if w not in self._stop and not question_form(w) and (len(w) > 1 or w.isdigit()))
         return list(dict.fromkeys(out))
 
     def tokens(self, text: str) -> list[str]:
