@@ -291,11 +291,6 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
                 return
 
 
-def _copula_of(clause: str) -> str:
-    split = claims.split_copula(claims.words(clause))
-    return split[1] if split else "\uE000"
-
-
 def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str = "") -> None:
     """X 是 Y: in the passage's definition that shares most words with the claim's, X must stand on the
     subject side and Y on the predicate side (工业化是…的实现路径 is not …是工业化的实现路径)."""
@@ -337,7 +332,8 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str 
         if all(claims.fold(w.text) in rf0 for w in left if w.content) \
                 and all(claims.fold(w.text) in lf0 for w in right if w.content):
             continue  # the identity turned round whole (X 的第一要素是 Y / Y 是 X 的第一要素): the same claim
-        coordinated = bool(re.search(r"[和与及、]|以及|都|均", claim[a:b].split(_copula_of(claim[a:b]))[0]))
+        subject = claim[a:a + left[-1].start + len(left[-1].text)]  # the clause up to its subject's last word
+        coordinated = bool(re.search(r"[和与及、]|以及|都|均", subject))
         nouns = [w for w in left if w.noun]
         swapped = nouns and all(claims.fold(w.text) in rf0 and claims.fold(w.text) not in lf0 for w in nouns) \
             and any(claims.fold(w.text) in claims.fold("".join(x.text for x in right)) for w in pl if w.content)

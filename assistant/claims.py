@@ -139,14 +139,9 @@ def dictionary_word(text: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _tagger():  # type: ignore[no-untyped-def]
-    import logging
-
-    import jieba
     import jieba.posseg
 
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()  # jieba's general dictionary only: no list of any one document's terms
-    tokenizer.initialize()
+    tokenizer = lexicon.jieba_dictionary()
     return tokenizer, jieba.posseg.POSTokenizer(tokenizer)
 
 

@@ -37,7 +37,7 @@ class Query:
     speakers: tuple[str, ...] = ()  # experts to route to (from the conversation)
     avoid: frozenset[str] = field(default_factory=frozenset)  # passages already shown ("还有呢？")
     interpreted: str = ""  # how the question was read, for the reader, when it differs from what they typed
-    how: str = ""  # "rules" | "llm" | "" (standalone)
+    how: str = ""  # "rules" | "llm" | "context" (the model reads the continued conversation) | "" (standalone)
 
 
 def looks_like_follow_up(question: str) -> bool:

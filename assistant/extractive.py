@@ -32,8 +32,8 @@ _CONNECTIVE = re.compile(
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
 _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
-LEAD_CHARS = 100  # a lead sentence longer than this is cut to its best run of clauses
-SUPPORT_UNDER = 80  # a supporting sentence is added only to a lead shorter than this
+LEAD_CHARS = 130  # a lead sentence longer than this is cut to its best run of clauses
+SUPPORT_UNDER = 120  # a supporting sentence is added only to a lead shorter than this
 SHORT_LEAD = 30  # a lead shorter than this is followed by the next sentence
 BYLINE_PRIOR = 0.6
 ITEM_CHARS = 60

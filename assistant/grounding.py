@@ -131,12 +131,18 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
                     or (w.noun and not lexicon.shell_noun(w.text)) \
                     or (lexicon.directional(w.text) and not near):
                 f.append(f"{w.text!r} is not in the cited passage")
-        if not window or span is None or claims.fold(claim[a:b]) in source_fold:
-            continue  # a clause quoted word for word says what the passage says, however it is built
-        align.substitution(content, hits, span, clause_objs, f, claims.numbers(claim[a:b]))
+        if not window or span is None:
+            continue
+        quoted = claims.fold(claim[a:b])
+        holding = [c for c in clause_objs if quoted in c.fold] if quoted in source_fold else []
+        if holding:  # quoted word for word: compared with the clause it was cut from (and what negates it there)
+            window = holding[:1]
         home = (window[0].passage, window[0].sentence)
         align.compare_clause(ws, window, f, "才" in claim,
                              [c for c in clause_objs if (c.passage, c.sentence) == home])
+        if holding:
+            continue  # no swap of nouns or roles in a quotation, however the clause is built
+        align.substitution(content, hits, span, clause_objs, f, claims.numbers(claim[a:b]))
         align.roles(ws, tuple(w for c in window for w in c.words), f)
     align.definition(claim, clause_objs, f, source_fold)
     score = matched / total if total else 0.0

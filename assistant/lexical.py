@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from .lexicon import syllables
+
 _WORD_RE = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?%?|[\u3400-\u9fff]+")
 
 
@@ -26,7 +28,7 @@ def stopwords() -> frozenset[str]:
 # 几条, 多少钱, 怎么回事, 咋样, 干嘛) or a demonstrative with a classifier (那块, 这部分, 那段). Chinese grammar's
 # closed classes, in any question about any document; a word jieba's dictionary happens to lack would
 # otherwise weigh as a rare term the document does not contain.
-_QUESTION_FORM = re.compile(r"^(?:啥|哪|咋|怎|什么|多少|谁|为何|为啥|如何|何时|何处|何地|干嘛|干啥|几(?!乎))|"
+_QUESTION_FORM = re.compile(r"^(?:啥|哪|咋|怎|什么|多少|谁|为何|为啥|如何|何时|何处|何地|干嘛|干啥|几(?!乎|何))|"
                             r"(?:吗|呢|嘛|么)$|^[这那](?:块|段|部分|方面|句|点|条|里|儿|边|次|些|个|种|位)$")
 
 
@@ -86,6 +88,95 @@ def english_to_chinese(question: str, vocabulary: Container[str]) -> list[str]:
                     if zh in vocabulary and zh not in found:
                         found.append(zh)
     return found
+
+
+_LATIN_WORD = re.compile(r"[A-Za-zÜü]+")
+
+
+def romanised_chinese(text: str) -> bool:
+    """Chinese typed in pinyin without an input method ("lv wei dui keyan jingfei zenme kan"): three Latin words
+    or more, four in five of them wholly pinyin syllables (GDP, 5G may stay Latin) and one of two syllables or
+    more. An English function word counts as English (on, of, what), one pinyin also spells as a single syllable
+    (he, you, a) as neither, so an English question with pinyin names (Ren Baoping on AI) does not pass."""
+    from .lexicon import pinyin_syllables
+
+    words = _LATIN_WORD.findall(text)
+    stop, syl = stopwords(), pinyin_syllables()
+    # an English function word (on, of, the, what) speaks for English; one pinyin also spells as a syllable
+    # (he 和, you 有, a 啊) speaks for neither
+    judged = [w for w in words if not (w.lower() in stop and w.lower() in syl)]
+    split = [None if w.lower() in stop else syllables(w) for w in judged]
+    return len(words) >= 3 and bool(judged) and sum(s is not None for s in split) >= 0.8 * len(judged) \
+        and any(s is not None and len(s) >= 2 for s in split)
+
+
+def pinyin_index(vocabulary: Iterable[str], general: int = 60000) -> dict[tuple[str, ...], str]:
+    """Toneless pinyin syllables -> a word of two to four Chinese characters that sounds so: the index's own
+    words first, then the ``general`` most frequent words of jieba's dictionary (so that a word the document
+    lacks is written in Chinese too, and counts as missing)."""
+    from pypinyin import lazy_pinyin
+
+    sounds: dict[tuple[str, ...], str] = {}
+    for word in sorted(vocabulary, key=lambda w: (len(w), w)):
+        if 2 <= len(word) <= 4 and all("\u3400" <= c <= "\u9fff" for c in word):
+            sounds.setdefault(tuple(lazy_pinyin(word)), word)
+    if general:
+        from .lexicon import jieba_dictionary
+
+        tok = jieba_dictionary()
+        common = sorted(((f, w) for w, f in tok.FREQ.items() if f > 0 and 2 <= len(w) <= 4), reverse=True)
+        for _, word in common[:general]:
+            sounds.setdefault(tuple(lazy_pinyin(word)), word)
+    return sounds
+
+
+def pinyin_to_chinese(text: str, sounds: dict[tuple[str, ...], str]) -> str:
+    """A romanised question written back in Chinese words (``pinyin_index``). A word of several syllables is
+    looked up whole, else its longest runs (four syllables down to two); a run of one-syllable words is matched
+    across them (zhang hui, jing fei). A word of several syllables nothing matches stays as it was typed (it is
+    content the dictionaries lack); a lone syllable nothing matches is left out (dui, shuo, kan: one character,
+    mostly the question's form); a Latin word that is no pinyin (GDP) is kept.
+    "lv wei dui keyan jingfei" -> "吕薇 科研 经费"."""
+    def runs(syl: list[str]) -> tuple[list[str], bool]:
+        got, i, any_hit = [], 0, False
+        while i < len(syl):
+            for n in (4, 3, 2):
+                hit = sounds.get(tuple(syl[i:i + n])) if i + n <= len(syl) else None
+                if hit:
+                    got.append(hit)
+                    any_hit = True
+                    i += n
+                    break
+            else:
+                i += 1
+        return got, any_hit
+
+    out: list[str] = []
+    singles: list[str] = []
+
+    def flush() -> None:
+        out.extend(runs(singles)[0])
+        singles.clear()
+
+    for piece in re.split(r"([A-Za-zÜü]+)", text):
+        if not piece or not _LATIN_WORD.fullmatch(piece):
+            if piece.strip():
+                flush()
+                out.append(piece.strip())
+            continue
+        syl = syllables(piece)
+        if syl is None:
+            flush()
+            out.append(piece)
+        elif len(syl) == 1:
+            singles.append(syl[0])
+        else:
+            flush()
+            whole = sounds.get(tuple(syl)) if len(syl) <= 4 else None
+            got, hit = ([whole], True) if whole else runs(syl)
+            out.extend(got if hit else [piece])
+    flush()
+    return re.sub(r"\s+", " ", " ".join(out)).strip()
 
 
 def char_bigrams(text: str) -> list[str]:

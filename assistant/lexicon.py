@@ -16,6 +16,20 @@ from functools import lru_cache
 from importlib import resources
 
 
+@lru_cache(maxsize=1)
+def jieba_dictionary():  # type: ignore[no-untyped-def]
+    """jieba's general dictionary (one Tokenizer, initialised on first use): no list of any one document's
+    terms. Shared by the grounding check's tagger and the pinyin reading of questions."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
 def fmt_number(v: float) -> str:
     return str(int(v)) if v == int(v) else f"{v:.6g}"
 
@@ -207,15 +221,21 @@ def pinyin_syllables() -> frozenset[str]:
 
 def pinyin_name(word: str) -> bool:
     """True if a capitalised word splits wholly into two or more pinyin syllables (Jiangsu, Jinping)."""
-    w = word.lower().replace("ü", "v")
+    return len(syllables(word) or ()) >= 2
+
+
+def syllables(word: str) -> list[str] | None:
+    """A Latin word split into toneless pinyin syllables (fewest), or None if it does not split wholly:
+    "jingfei" -> ["jing", "fei"], "lv" -> ["lv"], "what" -> None."""
     syl = pinyin_syllables()
-    n = len(w)
-    best = [0] + [-1] * n  # fewest syllables covering w[:i]
-    for i in range(1, n + 1):
+    w = re.sub(r"([ln])(?:u:|ue)", r"\1ve", word.lower().replace("ü", "v"))  # lüe/lue/nue: lve, nve
+    best: list[list[str] | None] = [[]] + [None] * len(w)
+    for i in range(1, len(w) + 1):
         for j in range(max(0, i - 6), i):
-            if best[j] >= 0 and w[j:i] in syl and (best[i] < 0 or best[j] + 1 < best[i]):
-                best[i] = best[j] + 1
-    return best[n] >= 2
+            prev = best[j]
+            if prev is not None and w[j:i] in syl and (best[i] is None or len(prev) + 1 < len(best[i] or ())):
+                best[i] = [*prev, w[j:i]]
+    return best[len(w)]
 
 
 @lru_cache(maxsize=2048)

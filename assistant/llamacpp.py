@@ -32,7 +32,7 @@ from .settings import Settings
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
 DEFAULT_N_CTX = 4096
-_SENTINEL = "\uE000"  # a private-use character: where the last message's text starts in a rendered prompt
+_SENTINEL = "\uE000"  # a private-use character: where the first user message's text starts in a rendered prompt
 _LOADED: dict[tuple[str, int], _Model] = {}
 _LOAD_LOCK = threading.Lock()
 INSTALL_HINT = ("pip install llama-cpp-python (builds llama.cpp from source: needs cmake and a C++ compiler, "
@@ -237,6 +237,10 @@ class LlamaCppGenerator:
     def tokens(self, messages: list[dict[str, str]]) -> list[int]:
         return self.llm.tokenize(self.prompt(messages).encode("utf-8"), add_bos=False, special=True)
 
+    def fits(self, messages: list[dict[str, str]], max_new_tokens: int) -> bool:
+        """True if the prompt leaves room in the context for ``max_new_tokens`` (a long conversation may not)."""
+        return len(self.tokens(messages)) + max_new_tokens <= self.llm.n_ctx()
+
     def fixed_prefix(self, messages: list[dict[str, str]], tokens: list[int]) -> list[int]:
         """The prompt's tokens up to where the first user message's text starts: the system message and the
         chat markup, the same for every question of every conversation."""
@@ -255,7 +259,7 @@ class LlamaCppGenerator:
         llm, model = self.llm, self._model
         have = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
         if len(fixed) < 8 or have >= len(fixed):
-            return have  # llama-cpp-python's generate() keeps the common prefix by itself
+            return have  # _greedy keeps the common prefix of what the context holds
         key = tuple(fixed)
         state = model.prefixes.get(key)
         if state is not None and self._restore(state, fixed):
@@ -287,8 +291,7 @@ class LlamaCppGenerator:
             llm.reset()
             return False
         llm.input_ids[:len(fixed)] = fixed
-        llm.n_tokens = len(fixed)
-        llm._requires_eval = True  # logits are not part of the saved state
+        llm.n_tokens = len(fixed)  # logits are not part of the saved state: _greedy evaluates the last token again
         return True
 
     # ---------------------------------------------------------------- generation

@@ -44,11 +44,13 @@ PREMISE_LED = Notice("the model repeated a figure the passages do not have; the 
                      "模型重复了原文中没有的数字，先列出原文的说法")
 PREMISE = Notice("the question's {figures} is not in the cited passages; go by what the passages say",
                  "提问中的 {figures} 在所引原文中找不到，请以原文为准")
+READ_AS_CHINESE = Notice("the question looks like Chinese typed in pinyin; it was searched as: {text}",
+                         "问题像是用拼音打的，已按“{text}”检索")
 MODEL_FAILED = Notice("{error}; showing the extractive answer instead",
                       "模型出错（{error}），下面改为直接摘录原文")
 
 ALL = (QUESTION_CUT, LANGUAGE, TRIMMED, ATTRIBUTED, NO_CITATIONS, RECITED, REPLACED, PREMISE_LED, PREMISE,
-       MODEL_FAILED)
+       READ_AS_CHINESE, MODEL_FAILED)
 
 
 def join(*notices: str) -> str:

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from . import condense as condense_stage
@@ -139,12 +140,15 @@ class Assistant:
         mode = self.settings.condense
         wants_llm = mode == "llm" or (mode == "auto" and self.generator.is_llm and ruled is None
                                       and condense_stage.looks_like_follow_up(question))
-        if wants_llm and mode == "auto" and self.conversation(history) is not None:
+        prev = self.conversation(history, question) if wants_llm and mode == "auto" else None
+        if prev is not None:
             # the model will read the conversation itself (it is continued): no rewrite, whose own prompt would
-            # also push the conversation out of the backend's cache; search this question with the last one
+            # also push the conversation out of the backend's cache; search this question with the last turn's
+            # topic, among the last turn's experts unless it names others
             named = r.directory.find(question).speakers
-            text = question if named else f"{list(history)[-1][0]} {question}"
-            return Query(text, named, frozenset(), "", "context")
+            topic = prev.interpreted or list(history)[-1][0]
+            cited = tuple(dict.fromkeys(c.passage.speaker for c in prev.citations))
+            return Query(question if named else f"{topic} {question}", named or cited, frozenset(), "", "context")
         if wants_llm and mode != "rules":
             rewritten = self._rewrite(question, history)
             if rewritten:
@@ -172,9 +176,7 @@ class Assistant:
                                           k=self.settings.k + len(query.avoid))
         if query.avoid:
             kept = tuple(p for p in retrieval.passages if p.id not in query.avoid)[: self.settings.k]
-            retrieval = Retrieval(retrieval.question, kept or retrieval.passages[: self.settings.k],
-                                  retrieval.confidence, retrieval.speakers, retrieval.across, retrieval.notice,
-                                  retrieval.signals)
+            retrieval = replace(retrieval, passages=kept or retrieval.passages[: self.settings.k])
         return retrieval
 
     def decide(self, retrieval: Retrieval, speakers: Sequence[str] = ()) -> Decision:
@@ -241,7 +243,7 @@ class Assistant:
         if lead:
             yield lead
         if not generator.is_llm:
-            parts = self._compose(query.text, retrieval, english)
+            parts = self._compose(retrieval.question, retrieval, english)
             first = (time.perf_counter() - t0) * 1000
             for n, part in enumerate(parts):
                 yield part if n == 0 else "\n" + part
@@ -250,12 +252,15 @@ class Assistant:
             yield finish(lead + body, checks, generator.name, decision, first)
             return
         # a follow-up continues the conversation when the backend keeps it (only the new turn is evaluated);
-        # otherwise the LLM gets the standalone form of the question
-        prev = self.conversation(history)
-        if prev is not None:
-            request, retrieval = self.continued(question, retrieval, prev, cancel)
+        # otherwise the LLM gets the standalone form of the question. Either way it gets the question's Chinese
+        # reading when it was typed in pinyin
+        reading = f"（读作：{retrieval.question}）" if retrieval.read_as_chinese else ""
+        prev = self.conversation(history, question) if query.how != "llm" else None
+        continued = self.continued(question + reading, retrieval, prev, cancel) if prev is not None else None
+        if continued is not None:
+            request, retrieval = continued
         else:
-            request = self.request(query.text, retrieval, cancel)
+            request = self.request(query.text + reading, retrieval, cancel)
         pieces: list[str] = []
         first = 0.0
         model = generator.name
@@ -268,7 +273,7 @@ class Assistant:
                 yield piece
         except ModelError as e:
             notes = notices.MODEL_FAILED(error=e)
-            fallback = "\n".join(self._compose(query.text, retrieval, english))
+            fallback = "\n".join(self._compose(retrieval.question, retrieval, english))
             pieces, model = [fallback], f"extractive (fallback from {generator.name})"
             yield "\n\n" + fallback
         raw = "".join(pieces).strip()
@@ -282,8 +287,9 @@ class Assistant:
         checks = self.check(text, retrieval)
         # the model's raw reply is kept with every LLM answer: to inspect a repair or a fallback, and so that
         # `eval --save-answers` records real replies the post-processing tests replay
-        yield finish(lead + text, checks, model, decision, first, notices.join(notes, more_notes), raw,
-                     request.messages)
+        # the conversation a follow-up may continue: not one the reader stopped, nor a reply cut at the limit
+        kept = () if cancel.is_set() or notices.TRIMMED() in more_notes else request.messages
+        yield finish(lead + text, checks, model, decision, first, notices.join(notes, more_notes), raw, kept)
 
     # ---------------------------------------------------------------- stage 4a: compose (extractive)
     def scorer(self, question: str) -> Callable[[str], float]:
@@ -346,15 +352,17 @@ class Assistant:
         texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
                          score, self.settings.prompt_chars)
         shown = [(n, p, t) for n, (p, t) in enumerate(zip(retrieval.passages, texts, strict=True), 1)]
-        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english)
+        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english,
+                      continued=False)
         return Request(question, [{"role": "system", "content": system}, {"role": "user", "content": user}],
                        retrieval.passages, english, {}, refuse_text, cancel or threading.Event())
 
     def continued(self, question: str, retrieval: Retrieval, prev: Answer,
-                  cancel: threading.Event | None = None) -> tuple[Request, Retrieval]:
+                  cancel: threading.Event | None = None) -> tuple[Request, Retrieval] | None:
         """A follow-up as the next turn of ``prev``'s conversation: its messages, the model's reply, then a
         user turn with only the passages not shown yet, numbered on from the earlier ones. Returns the request
-        and the retrieval the answer cites from (the earlier passages and the new ones)."""
+        and the retrieval the answer cites from (the earlier passages and the new ones), or None when the
+        conversation would not leave the backend room for an answer (then the question goes alone)."""
         english = mostly_english(question)
         numbers = {p.id: n for n, p in enumerate(prev.passages, 1)}
         new = tuple(p for p in retrieval.passages if p.id not in numbers)
@@ -366,23 +374,28 @@ class Assistant:
         texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
                          score, self.settings.follow_up_chars, said)
         shown = [(numbers[p.id], p, t) for p, t in zip(retrieval.passages, texts, strict=True) if t]
-        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english)
+        user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english,
+                      continued=True)
         messages = [*prev.messages, {"role": "assistant", "content": prev.model_text},
                     {"role": "user", "content": user}]
-        context = Retrieval(retrieval.question, (*prev.passages, *new), retrieval.confidence, retrieval.speakers,
-                            retrieval.across, retrieval.notice, retrieval.signals)
+        fits = getattr(self.generator, "fits", None)
+        if fits is not None and not fits(messages, self.settings.max_new_tokens):
+            return None
+        context = replace(retrieval, passages=(*prev.passages, *new))
         return (Request(question, messages, context.passages, english, {}, refusal(self.settings.prompts_dir, english),
                         cancel or threading.Event()), context)
 
-    def conversation(self, history: History) -> Answer | None:
-        """The answer a follow-up continues the conversation of: the model's own reply to the chat's last
-        turn, by a backend that keeps the conversation's KV state (llama.cpp in this process, a server with a
-        prompt cache), while the conversation has fewer than ``history_turns`` questions."""
+    def conversation(self, history: History, question: str) -> Answer | None:
+        """The answer a follow-up continues the conversation of: the model's own, whole reply to the chat's
+        last turn (``Answer.messages`` is empty for a reply stopped or cut at the length limit), by a backend
+        that keeps the conversation's KV state (llama.cpp in this process: ``keeps_context``), in the same
+        language (the system message says which), while the conversation has fewer than ``history_turns``
+        questions."""
         if not history or not getattr(self.generator, "keeps_context", False):
             return None
         prev = list(history)[-1][1]
         if not isinstance(prev, Answer) or not prev.messages or prev.abstained or not prev.model_text \
-                or prev.model != self.generator.name:
+                or prev.model != self.generator.name or mostly_english(question) != mostly_english(prev.question):
             return None
         turns = sum(m["role"] == "user" for m in prev.messages)
         return prev if turns < max(1, self.settings.history_turns) else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +18,15 @@ from pydantic import ConfigDict
 
 from . import notices
 from .decide import confidence
-from .lexical import BM25Index, Tokenizer, char_bigrams, english_to_chinese
+from .lexical import (
+    BM25Index,
+    Tokenizer,
+    char_bigrams,
+    english_to_chinese,
+    pinyin_index,
+    pinyin_to_chinese,
+    romanised_chinese,
+)
 from .settings import Settings
 from .speakers import SpeakerDirectory
 from .store import Index
@@ -86,6 +95,15 @@ class Retriever:
         self.bigrams = BM25Index([c.text for c in self.chunks], self.tokenizer, analyze=char_bigrams)
         self._texts = [c.text.lower().replace(" ", "") for c in self.chunks]
         self._idf_cache: dict[str, float] = {}
+        self._pinyin: dict[tuple[str, ...], str] | None = None
+        self._pinyin_lock = threading.Lock()
+
+    def _sounds(self) -> dict[tuple[str, ...], str]:
+        """Words by their pinyin, the index's first (built once, on the first question typed in pinyin)."""
+        with self._pinyin_lock:
+            if self._pinyin is None:
+                self._pinyin = pinyin_index(self.bm25.vocabulary | set(self.directory.speakers))
+            return self._pinyin
 
     @property
     def speeches(self) -> list[tuple[str, str, str]]:
@@ -102,6 +120,13 @@ class Retriever:
         if k < 1:
             raise QuestionError(f"k must be at least 1, got {k}")
         q, notice = check_question(question, self.settings.max_question_chars)
+        read_as_chinese = False
+        if romanised_chinese(self.directory.strip_names(q)):  # typed in pinyin: searched in Chinese words
+            named = self.directory.find(q).speakers
+            written = " ".join([*named, pinyin_to_chinese(self.directory.strip_names(q), self._sounds())])
+            if has_content(written) and written != q:
+                notice = notices.join(notice, notices.READ_AS_CHINESE(text=written))
+                q, read_as_chinese = written, True
         mention = self.directory.find(q)
         allowed = tuple(s for s in speakers if s in self.directory.speakers) or mention.speakers
         query = self.directory.chinese_names(q, mention)
@@ -139,7 +164,7 @@ class Retriever:
         passages = tuple(Passage(self.chunks[n], fused[n], dense.get(n, 0.0), lex_all[n]) for n in top)
         signals = self.signals(q, top, dense, lex_all, bool(allowed or mention.across), bridge)
         return Retrieval(q, passages, confidence(signals, self.settings), mention.speakers, mention.across,
-                         notice, signals)
+                         notice, signals, read_as_chinese)
 
     def _interleave(self, ranked: list[int], speakers: Sequence[str]) -> list[int]:
         """A question naming several experts: their passages take turns (each one's best first), so

@@ -121,6 +121,9 @@ class Settings:
         """A copy with ``overrides`` applied; each value is converted and range-checked."""
         clean = {k: v for k, v in overrides.items() if v is not None}
         unknown = sorted(set(clean) - set(_KINDS))
+        renamed = [f"{k} is now {_RENAMED[k]}" for k in unknown if k in _RENAMED]
+        if renamed:
+            raise ConfigError(f"setting {'; '.join(renamed)}{f' ({_origin})' if _origin else ''}")
         if unknown:
             where = f" ({_origin})" if _origin else ""
             raise ConfigError(f"unknown setting(s) {unknown}{where}; valid: {sorted(_KINDS)}")
@@ -150,6 +153,8 @@ class Settings:
 # ------------------------------------------------------------------ what each setting accepts
 
 _PATHS = {"index_dir", "seeds_dir", "prompts_dir"}
+# settings of earlier versions, and what took their place
+_RENAMED = {"passage_chars": "prompt_chars (characters of passage text across all passages, 850 by default)"}
 _CHOICES = {"condense": ("auto", "rules", "llm"), "dtype": ("auto", "float32", "bfloat16", "float16")}
 # (least, greatest) for numbers; None = unbounded
 _RANGES: dict[str, tuple[float | None, float | None]] = {

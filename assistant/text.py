@@ -60,9 +60,14 @@ def has_content(q: str) -> bool:
 
 
 def mostly_english(q: str) -> bool:
+    """Latin letters outnumber Chinese characters three to one, and they are not Chinese typed in pinyin."""
     letters = sum(c.isascii() and c.isalpha() for c in q)
     cjk = sum(is_cjk(c) for c in q)
-    return letters > 3 * cjk and letters >= 3
+    if not (letters > 3 * cjk and letters >= 3):
+        return False
+    from .lexical import romanised_chinese
+
+    return not romanised_chinese(q)
 
 
 def other_language(q: str) -> bool:
@@ -76,6 +81,14 @@ def other_language(q: str) -> bool:
 
 GAP = "……"
 RANK_PRIOR = 0.5  # how much more a sentence of the first passage weighs than one of the last, in an excerpt
+
+
+def _shown_in(sentence: str, shown: str) -> bool:
+    """The (compacted) sentence is in the conversation's text; a short one only as a sentence of its own,
+    not as a piece of a longer one."""
+    if len(sentence) >= 8:
+        return sentence in shown
+    return bool(re.search(rf"(^|[。！？；…]){re.escape(sentence)}", shown))
 
 
 def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], float], budget: int,
@@ -98,7 +111,7 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
     by_speech: dict[Hashable, set[str]] = {}
     for (_, speech), ks in zip(passages, keys, strict=True):
         seen = by_speech.setdefault(speech, set())
-        new = [i for i, k in enumerate(ks) if not (shown and k and k in shown)]
+        new = [i for i, k in enumerate(ks) if not (shown and k and _shown_in(k, shown))]
         mine = [i for i in new if ks[i] not in seen] or (new if not shown else [])
         seen.update(ks[i] for i in mine)
         fresh.append(mine)

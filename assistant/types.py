@@ -135,6 +135,8 @@ class Retrieval:
     across: bool = False  # the question asks across experts
     notice: str = ""  # e.g. "question truncated to 2000 characters"
     signals: Signals = field(default_factory=Signals)
+    # a question typed in pinyin is searched in Chinese words: ``question`` is that reading, this is True
+    read_as_chinese: bool = False
 
 
 @dataclass(frozen=True)

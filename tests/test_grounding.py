@@ -186,6 +186,14 @@ def test_every_sentence_of_the_seed_quoted_word_for_word_is_supported() -> None:
     assert checked > 300
 
 
+def test_a_quotation_cut_after_its_negator_is_not_supported() -> None:
+    """The control of the invariant above: words copied from a passage are still read against the clause they
+    were cut from, so dropping the negator before them is caught."""
+    p = _p("甲", "我们不能说数字经济已经全面超过了实体经济。")
+    assert _verdict("甲认为，数字经济已经全面超过了实体经济。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲认为，不能说数字经济已经全面超过了实体经济。[1]", p).verdict == SUPPORTED
+
+
 def test_one_of_the_most_is_not_the_most() -> None:
     p = _p("甲", "该公司是全国规模最大的企业之一,员工超过一万人。")
     assert _verdict("甲说该公司是全国规模最大的企业之一。[1]", p).verdict == SUPPORTED

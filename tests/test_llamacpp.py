@@ -175,14 +175,15 @@ def test_prompt_lookup_drafts_change_nothing_but_the_number_of_passes(ggufs, mod
 
 
 def test_after_a_drafted_reply_the_next_prompt_still_reuses_the_cache_correctly(ggufs) -> None:
-    """Rejected guesses are removed from the KV cache: a second request that shares the first's prefix
-    answers as it does from an empty context."""
+    """Rejected guesses are removed from the KV cache: the next turn of the same conversation (its prompt holds
+    the reply, so the cache is read past the prompt into the reply) answers as it does from an empty context."""
     gen = LlamaCppGenerator(str(ggufs["random"]), Settings(max_new_tokens=30, draft_tokens=4))
     first = _messages(f"资料：{SCRIPT}{SCRIPT}\n{QUESTION}")
-    list(gen.stream(Request("q", first, ())))
-    second = _messages(f"资料：{SCRIPT}{SCRIPT}\n张辉如何看待传统产业？")
+    reply = "".join(gen.stream(Request("q", first, ())))
+    assert gen.last.drafted > gen.last.accepted  # some guesses were rejected and had to be rolled back
+    second = [*first, {"role": "assistant", "content": reply}, {"role": "user", "content": "张辉如何看待传统产业？"}]
     warm = "".join(gen.stream(Request("q", second, ())))
-    assert gen.last.reused_tokens > 0
+    assert gen.last.reused_tokens > len(gen.tokens(first))  # the first prompt and part of the reply, from the cache
     gen.forget()
     assert "".join(gen.stream(Request("q", second, ()))) == warm
 
@@ -222,7 +223,7 @@ def test_a_follow_up_continues_the_conversation_and_evaluates_only_its_turn(gguf
     assert second.messages[:2] == first.messages
     assert second.messages[2] == {"role": "assistant", "content": first.model_text}
     turn = second.messages[3]["content"]
-    assert follow in turn and "发言人" not in turn and "Rules" not in turn  # only the new turn
+    assert follow in turn and "Rules" not in turn and first.messages[1]["content"] not in turn  # only the new turn
     assert second.passages[:len(first.passages)] == first.passages
     new = second.passages[len(first.passages):]
     assert all(f"[{len(first.passages) + n}] {p.speaker}:" in turn for n, p in enumerate(new, 1))
@@ -233,6 +234,26 @@ def test_a_follow_up_continues_the_conversation_and_evaluates_only_its_turn(gguf
     # history_turns=2: a third question starts a new conversation, with the standalone prompt
     third = assistant.ask("那金碚怎么看？", [(QUESTION, first), (follow, second)])
     assert len(third.messages) == 2 and third.messages[0] == first.messages[0]
+
+
+def test_a_follow_up_goes_alone_when_the_conversation_cannot_be_continued(ggufs, small_index) -> None:
+    """Another language (the system message names one), a reply the reader stopped, or a conversation that
+    would leave no room for an answer in the context: the follow-up is one standalone prompt."""
+    settings = small_index.settings.with_overrides(model=str(ggufs["faithful"]), max_new_tokens=64)
+    assistant = Assistant(settings, index=small_index)
+    first = assistant.ask(QUESTION)
+    assert len(assistant.ask("她说的重要标志是什么？", [(QUESTION, first)]).messages) == 4  # the control
+    english = assistant.ask("What does she say the key indicator is?", [(QUESTION, first)])
+    assert len(english.messages) == 2
+    response = assistant.stream(QUESTION)
+    next(iter(response))
+    response.cancel()
+    stopped = response.answer()
+    assert stopped.decision != "refuse" and stopped.messages == ()  # a stopped reply is not continued
+    tight = Assistant(settings.with_overrides(n_ctx=len(assistant.generator.tokens(first.messages)) + 80),
+                      index=small_index)
+    again = tight.ask(QUESTION)
+    assert len(tight.ask("她说的重要标志是什么？", [(QUESTION, again)]).messages) == 2
 
 
 def test_a_backend_that_keeps_no_context_gets_the_standalone_follow_up(ggufs, small_index, monkeypatch) -> None:

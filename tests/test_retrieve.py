@@ -136,3 +136,30 @@ def test_langchain_retriever_returns_documents_with_metadata(retriever) -> None:
     assert len(docs) == 3
     assert docs[0].metadata["speaker"] == "任保平" and docs[0].metadata["score"] > 0
     assert "数据+算力+算法" in "".join(d.page_content for d in docs)
+
+
+@pytest.mark.parametrize(("text", "pinyin"), [
+    ("lv wei dui keyan jingfei zenme kan", True), ("zhang hui zenme kan chuantong chanye", True),
+    ("What does Jin Bei say about Huawei?", False), ("she ran a long way", False), ("Who is Li Ping", False),
+    ("sheng chaoxun shuo zhanlüexing chanye zhan GDP duoshao", True), ("张辉怎么看传统产业", False),
+    ("Ren Baoping on AI", False), ("Lu Wei on Huawei", False), ("Wang Yun on Jiangsu", False),
+    ("li ping he wang yun you sha butong", True),
+])
+def test_chinese_typed_in_pinyin_is_told_from_english(text, pinyin) -> None:
+    from assistant.lexical import romanised_chinese
+
+    assert romanised_chinese(text) is pinyin
+
+
+def test_a_question_typed_in_pinyin_is_searched_in_chinese(retriever) -> None:
+    """Written back in the index's words (names first), it finds what the Chinese question finds; the words the
+    document lacks stay words, so they still count as missing."""
+    chinese = retriever.search("张辉怎么看传统产业", k=3)
+    typed = retriever.search("zhang hui zenme kan chuantong chanye", k=3)
+    assert typed.speakers == ("张辉",) and "传统" in typed.question and "产业" in typed.question
+    assert "pinyin" in typed.notice
+    assert {p.id for p in typed.passages} & {p.id for p in chinese.passages}
+    assert any("传统产业" in p.text for p in typed.passages)
+    lacking = retriever.search("lv wei dui keyan jingfei baoganzhi zenme kan")
+    assert "经费" in lacking.question  # a general dictionary word the seed does not have, kept in Chinese
+    assert lacking.confidence < typed.confidence

@@ -501,6 +501,14 @@ def test_bad_settings_are_one_line_naming_the_key(tmp_path, monkeypatch, capsys,
     assert key in line and value in line
 
 
+def test_a_setting_of_an_earlier_version_names_what_replaced_it(tmp_path, capsys) -> None:
+    config = tmp_path / "assistant.toml"
+    config.write_text("passage_chars = 260\n", encoding="utf-8")
+    assert main(["stats", "--config", str(config)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "passage_chars is now prompt_chars" in line and str(config) in line
+
+
 def test_a_config_file_with_a_number_for_a_folder_is_one_line(tmp_path, capsys) -> None:
     config = tmp_path / "assistant.toml"
     config.write_text("index_dir = 5\n", encoding="utf-8")

@@ -429,7 +429,7 @@ def test_concurrent_sessions_get_their_own_answers(app_url) -> None:
 def test_every_notice_reads_in_chinese_in_the_chat_and_unknown_text_passes_through() -> None:
     from assistant import notices
 
-    values = {"length": 5012, "limit": 2000, "count": 2, "figures": "5%, 3倍",
+    values = {"length": 5012, "limit": 2000, "count": 2, "figures": "5%, 3倍", "text": "张辉 传统 产业",
               "error": "model server at http://x/v1 timed out"}
     for n in notices.ALL:
         english = n(**{k: v for k, v in values.items() if "{" + k + "}" in n.en})
