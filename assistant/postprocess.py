@@ -50,12 +50,16 @@ def normalize(raw: str, n_passages: int) -> Reply:
     plain structure, a reply cut mid-sentence trimmed."""
     text = _drop_bad_markers(raw.replace("\r\n", "\n"), n_passages)
     text = _SOURCE_LABEL_RE.sub("", text)
-    # "[1] 1. 科研人员…" -> "1. 科研人员…[1]"
+    # "[1] 1. 科研人员…" -> "1. 科研人员…[1]"; a marker that labels a paragraph ("[1] A。B。C") cites each of its
+    # sentences, so that trimming an unfinished last one does not take the citation with it
     lines = []
     for line in text.split("\n"):
         m = _LEADING_MARKERS.match(line)
         if m and line[m.end():].strip():
-            line = m.group(1) + line[m.end():].rstrip() + m.group(2).strip()
+            marks = m.group(2).strip()
+            rest = re.sub(rf"([。！？!?；;][”’」』）)]*)(?!\s*{MARKER_RE.pattern})(?=.)", rf"\1{marks}",
+                          line[m.end():].rstrip())
+            line = m.group(1) + rest + ("" if rest.endswith(marks) else marks)
         lines.append(line)
     # a heading line whose only markers follow its colon ("吕薇认为：[1]") hands them to the next line
     for i in range(len(lines) - 1):

@@ -114,6 +114,21 @@ def test_a_reply_cut_at_the_length_limit_is_trimmed_with_a_notice(record) -> Non
 
 
 @pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_a_paragraph_labelled_with_a_marker_cut_at_the_limit_keeps_its_citation(record) -> None:
+    """"[1] A。A。A（cut）" under a heading: the label cites each sentence of its paragraph, so trimming the
+    unfinished last one leaves the rest cited (the marker used to go to the line's end and be trimmed away)."""
+    passages = _passages(record)
+    body, markers = _real_sentences(record)[0]
+    if re.search(r"[A-Za-z]{3}", body):
+        pytest.skip("an English reply: its sentences end with '.', which a cut sentence may also hold")
+    tag = "".join(f"[{m}]" for m in markers)
+    shaped = f"具体如下：\n\n{tag} {body}{body}{body[: max(4, len(body) // 2)]}"
+    reply = postprocess.process(shaped, passages, EXPERTS)
+    assert reply is not None and reply.truncated, shaped
+    assert sum(bool(m) for _, m in postprocess.claims(reply.text)) >= 2, reply.text
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
 def test_a_sentence_cited_to_the_wrong_passage_is_re_cited(record) -> None:
     passages = _passages(record)
     body, markers = _real_sentences(record)[0]
