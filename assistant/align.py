@@ -216,11 +216,22 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
     for c in window:
         for k, v in claims.polarity(c.words).items():
             theirs_pol.setdefault(k, set()).update(v)
-    for k, v in claims.polarity(ws).items():
+    mine_pol = claims.polarity(ws)
+    for k, v in mine_pol.items():
         if k in theirs_pol and not v & theirs_pol[k]:
             f.append(f"negates {k!r}, which the cited passage states" if True in v
                           else f"states {k!r}, which the cited passage negates")
             break
+    else:
+        # a negation only one side has (a word repeated on both sides of 不是 is read both ways above)
+        mine_neg = any(claims.is_negator(w.text) for w in ws)
+        theirs_neg = any(claims.is_negator(w.text) for c in window for w in c.words)
+        if mine_neg != theirs_neg:
+            side, counter = (mine_pol, theirs_pol) if mine_neg else (theirs_pol, mine_pol)
+            hit = next((k for k, v in side.items() if True in v and counter.get(k) == {False}), None)
+            if hit:
+                f.append(f"negates {hit!r}, which the cited passage states" if mine_neg
+                         else f"states {hit!r}, which the cited passage negates")
     mine, theirs = claims.comparative_classes(ws, condition), claims.comparative_classes(wwords)
     for cls, word in mine.items():
         if cls in theirs:

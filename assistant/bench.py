@@ -38,8 +38,15 @@ def _p50_p95(fn: Any, questions: list[str]) -> tuple[float, float]:
 
 
 def _records(path: str | Path | None) -> list[dict[str, Any]]:
+    from .parse import InputError
+
     p = Path(path) if path else PROJECT_ROOT / "tests" / "gold" / "questions.jsonl"
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not p.is_file():
+        raise InputError(f"{p}: no such questions file; give a JSONL file of questions with --questions")
+    try:
+        return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{p}: not a JSONL file of questions ({e}); one JSON object per line") from None
 
 
 def _questions(path: str | None) -> list[str]:

@@ -1,6 +1,7 @@
 """`assistant check FILE.jsonl`: the grounding check on answers from any RAG system.
 
 Each line: ``{"question": str, "answer": str with [n] markers, "passages": [{"text": str, "speaker": str?}]}``
+(a passage may also be given as its text alone)
 (marker n cites the n-th passage). Each answer sentence gets a verdict with a reason (``grounding.py``);
 a summary follows. A bad line (not JSON, a missing or empty field, a marker beyond the passages) is
 reported with its line number and the other lines are still checked. ``--judge MODEL`` also asks a
@@ -65,8 +66,10 @@ def parse_line(raw: str) -> tuple[str, str, list[Passage]]:
         raise LineError("passages must be a non-empty list of {\"text\": …, \"speaker\": …}")
     passages = []
     for n, item in enumerate(items, 1):
+        if isinstance(item, str):  # a passage given as its text alone
+            item = {"text": item}
         if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item["text"].strip():
-            raise LineError(f"passage {n} needs a non-empty \"text\" string")
+            raise LineError(f"passage {n} must be its text (a non-empty string) or {{\"text\": …, \"speaker\": …}}")
         speaker = item.get("speaker") or ""
         if not isinstance(speaker, str):
             raise LineError(f"passage {n}: \"speaker\" must be a string")

@@ -87,7 +87,7 @@ def profile_text(section: Section) -> str:
     # the fields named as a reader asks for them (单位, 职务, 题目, 标题), so a question about where someone
     # works or what the talk was called finds the byline by its words, not only by its names
     where = f"，工作单位与职务：{section.affiliation}" if section.affiliation else ""
-    title = f"；发言题目（标题）：《{section.title}》" if section.title else ""
+    title = f"，发言题目（标题）：《{section.title}》" if section.title else ""  # one sentence: no ；
     return f"发言人{section.speaker}{where}{title}。"
 
 
@@ -107,7 +107,7 @@ def overview_text(sections: Sequence[Section]) -> str:
     if not experts:
         return ""
     items = "；".join(f"第{_ordinal(n)}位发言的是{s.speaker}" + (f"（{s.affiliation}）" if s.affiliation else "")
-                     + (f"，题为《{s.title}》" if s.title else "") for n, s in enumerate(experts, 1))
+                     + (f"，发言题目为《{s.title}》" if s.title else "") for n, s in enumerate(experts, 1))
     names = "、".join(s.speaker for s in experts)
     return f"共有{len(experts)}位专家发言，依次是{names}。{items}。"
 

@@ -204,13 +204,21 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 assistant = Assistant(assistant.settings, generator=assistant.generator)
                 print("(the index was rebuilt by `assistant ingest`; answering from the new build)")
             response = assistant.stream(question, history)
+            pieces = []
             for piece in response:
                 print(_printable(piece), end="", flush=True)
+                pieces.append(piece)
+            streamed = "".join(pieces)
             final = response.answer()
             print()
-            # the text was streamed above: print what follows it (notice, sources, timings) once
             rendered = _render_answer(final).split("\n")
-            print("\n".join(rendered[len(final.text.split("\n")):]))
+            if streamed.strip() != final.text.strip():
+                # the model's words were made checkable after they streamed (markers re-cited, a cut sentence
+                # dropped, or replaced by the passages' own sentences): show the answer the sources belong to
+                print("— checked and cited:")
+                print("\n".join(rendered))
+            else:  # the text was streamed above: print what follows it (notice, sources, timings) once
+                print("\n".join(rendered[len(final.text.split("\n")):]))
             history.append((question, final))
         except QuestionError as e:
             print(f"error: {_printable(e)}")
@@ -455,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model(p)
 
     p = sub.add_parser("bench", help="measure index, retrieval and answer speed on this machine")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--questions", help="questions to time (default: tests/gold/questions.jsonl)")
     p.add_argument("--tokenizer", help="count prompt tokens with this model folder's or .gguf file's tokenizer")
     p.add_argument("--llm-questions", type=int, help="with a .gguf model: questions (and follow-ups) to time (10)")

@@ -117,6 +117,9 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         return [Piece(0, passages[0].text)] if passages else []
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     top_score, lead_rank, lead_i = candidates[0]
+    if passages[lead_rank].chunk.kind == "overview":
+        # the list of speakers answers a question about the speakers as a whole (how many, who, in what order)
+        return [Piece(lead_rank, by_rank[lead_rank][lead_i][1])]
     if kind == "across":
         return _one_per_speaker(passages, by_rank, candidates, score, speakers)
     lead_sents = by_rank[lead_rank]
@@ -213,7 +216,10 @@ def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: boo
     parts = []
     for sp, group in groups:
         body = "".join(_end(p.text) + f"[{p.rank + 1}]" for p in group)
-        if sp == EDITORIAL_SPEAKER:
+        if all(passages[p.rank].chunk.kind != "text" for p in group):
+            # a byline or the list of speakers: from the statements' headings, not anyone's words
+            lead = "据各篇发言的署名：" if not english else "From the bylines of the statements, in Chinese:\n"
+        elif sp == EDITORIAL_SPEAKER:
             lead = "编者按：" if not english else "The editors' introduction, in Chinese:\n"
         elif sp == UNKNOWN_SPEAKER:
             lead = "文中写道：" if not english else "The document says, in Chinese:\n"

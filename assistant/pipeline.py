@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -114,7 +115,11 @@ class Assistant:
 
                 index = self._index or Index(self.settings, make_embedder(self.settings.embedder))
                 if index.manifest is None:  # first use: build the index from seeds/
-                    ingest(index)
+                    shown = sys.stderr.isatty()
+                    if shown:
+                        print(f"building the index in {self.settings.index_dir} (first use, about a minute)…",
+                              file=sys.stderr)
+                    ingest(index, progress=shown)
                 self._retriever = Retriever(index, self.settings)
             return self._retriever
 

@@ -314,15 +314,16 @@ class Retriever:
 
     def missing_words(self, retrieval: Retrieval) -> list[str]:
         """The question's more specific words (by general-language frequency, above the question's
-        median) that none of the retrieved passages holds, most specific first: what a refusal names."""
+        median) that no passage of the index holds, most specific first: what a refusal names."""
         if retrieval.signals.english:
             return []
         weights = self.weights(self.question_words(retrieval.question))
         if not weights:
             return []
         median = sorted(weights.values())[len(weights) // 2]
-        joined = "\n".join(p.text.lower() for p in retrieval.passages)
-        gone = [w for w, wt in weights.items() if wt >= median and self.found(w, joined) < 0.5]
+        # what the reader is told "the document does not mention": looked up in the whole index, not only
+        # in the passages retrieved
+        gone = [w for w, wt in weights.items() if wt >= median and max(self.found(w, t) for t in self._texts) < 0.5]
         return sorted(gone, key=lambda w: -weights[w])
 
     def unknown_people(self, retrieval: Retrieval) -> list[str]:
@@ -330,7 +331,8 @@ class Retriever:
         if retrieval.speakers or retrieval.signals.english:
             return []
         return [name for name in self.tokenizer.people(retrieval.question)
-                if not any(name in t for t in self._texts) and not self.directory.find(name).speakers]
+                if len(set(name)) > 1 and not re.search(r"[啊呀吗呢吧哦嗯哈啦呗哇]", name)  # 啊啊啊 is no one
+                and not any(name in t for t in self._texts) and not self.directory.find(name).speakers]
 
     # ---------------------------------------------------------------- LangChain
     def as_langchain(self, k: int | None = None) -> HybridRetriever:

@@ -226,8 +226,10 @@ def _coerce(name: str, value: Any, origin: str = "") -> Any:
         raise ConfigError(f"{bad} must be a whole number, got {value!r}")
     low, high = _RANGES.get(name, (None, None))
     if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
-        span = (f"from {low:g} to {high:g}" if low is not None and high is not None else
-                f"at least {low:g}" if low is not None else f"at most {high:g}" if high is not None else "finite")
+        def fmt(x: float) -> str:
+            return f"{x:,.0f}" if kind == "int" else f"{x:g}"
+        span = (f"from {fmt(low)} to {fmt(high)}" if low is not None and high is not None else
+                f"at least {fmt(low)}" if low is not None else f"at most {fmt(high)}" if high is not None else "finite")
         raise ConfigError(f"{bad} must be {span}, got {value!r}")
     return number
 

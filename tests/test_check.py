@@ -66,8 +66,8 @@ def test_min_supported_sets_the_exit_status(tmp_path, capsys) -> None:
     ({"answer": "a[1]", "passages": [{"text": "t"}]}, "missing field(s): question"),
     ({"question": "q", "answer": "  ", "passages": [{"text": "t"}]}, "the answer is empty"),
     ({"question": "q", "answer": "a[1]", "passages": []}, "non-empty list"),
-    ({"question": "q", "answer": "a[1]", "passages": [{"speaker": "x"}]}, "passage 1 needs a non-empty \"text\""),
-    ({"question": "q", "answer": "a[1]", "passages": ["plain text"]}, "passage 1 needs"),
+    ({"question": "q", "answer": "a[1]", "passages": [{"speaker": "x"}]}, "passage 1 must be its text"),
+    ({"question": "q", "answer": "a[1]", "passages": [""]}, "passage 1 must be its text"),
     ({"question": 3, "answer": "a[1]", "passages": [{"text": "t"}]}, "must be strings"),
 ])
 def test_a_bad_line_is_reported_and_the_rest_still_checked(tmp_path, line, message) -> None:

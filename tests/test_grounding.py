@@ -194,6 +194,16 @@ def test_a_quotation_cut_after_its_negator_is_not_supported() -> None:
     assert _verdict("甲认为，不能说数字经济已经全面超过了实体经济。[1]", p).verdict == SUPPORTED
 
 
+def test_a_negation_only_the_claim_has_is_caught_even_around_a_repeated_word() -> None:
+    """生产力 on both sides of 不是 used to read as both stated and negated, which matched the passage."""
+    p = _p("甲", "新质生产力是对整个生产力理论的重大发展。")
+    assert _verdict("甲认为，新质生产力是对整个生产力理论的重大发展。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为，新质生产力不是对整个生产力理论的重大发展。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("新质生产力是对生产力理论的重大倒退。[1]", p).verdict == UNSUPPORTED  # an antonym
+    q = _p("甲", "算力为数字经济发展提供了基本的计算能力支撑。")
+    assert _verdict("算力阻碍了数字经济发展。[1]", q).verdict == UNSUPPORTED
+
+
 def test_one_of_the_most_is_not_the_most() -> None:
     p = _p("甲", "该公司是全国规模最大的企业之一,员工超过一万人。")
     assert _verdict("甲说该公司是全国规模最大的企业之一。[1]", p).verdict == SUPPORTED

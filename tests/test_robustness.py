@@ -133,6 +133,29 @@ def test_chat_answers_from_a_new_build_on_the_next_question_and_says_so(hash_ind
     assert "孙丽（" in out.split("answering from the new build")[1]
 
 
+def test_chat_shows_the_checked_answer_when_the_models_markers_were_corrected(hash_index, tmp_path, monkeypatch,
+                                                                              capsys) -> None:
+    """The streamed reply cites [5] for a sentence passage [1] holds; post-processing re-cites it. The sources the
+    chat lists must belong to the markers on screen, so the checked answer is printed after the stream."""
+    from assistant import cli
+    from assistant.pipeline import Assistant as RealAssistant
+
+    settings = _copy_index(hash_index, tmp_path)
+
+    class MisCiting:
+        is_llm, name = True, "miscite"
+
+        def stream(self, request):  # type: ignore[no-untyped-def]
+            first = next(s for s in request.passages[0].text.split("。") if len(s) > 15)
+            yield f"{first}。[5]"
+
+    monkeypatch.setattr(cli, "_assistant", lambda args: RealAssistant(settings, generator=MisCiting()))
+    out, _ = _chat(monkeypatch, capsys, _args("--model", "extractive", folder=settings.index_dir), [QUESTION])
+    assert "[5]" in out.split("— checked and cited:")[0]  # what streamed
+    checked = out.split("— checked and cited:")[1]
+    assert "[1]" in checked and "[5]" not in checked.split("\n\n")[0], checked
+
+
 def test_a_second_ingest_waits_a_bounded_time_then_exits_with_one_line(tmp_path, monkeypatch, capsys) -> None:
     """Finding 3: two ingests at once had no lock."""
     folder = tmp_path / "index"
