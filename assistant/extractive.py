@@ -218,7 +218,8 @@ def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: boo
         body = "".join(_end(p.text) + f"[{p.rank + 1}]" for p in group)
         if all(passages[p.rank].chunk.kind != "text" for p in group):
             # a byline or the list of speakers: from the statements' headings, not anyone's words
-            lead = "据各篇发言的署名：" if not english else "From the bylines of the statements, in Chinese:\n"
+            # on its own line: a heading, not part of the quoted claim the check reads
+            lead = "据各篇发言的署名：\n" if not english else "From the bylines of the statements, in Chinese:\n"
         elif sp == EDITORIAL_SPEAKER:
             lead = "编者按：" if not english else "The editors' introduction, in Chinese:\n"
         elif sp == UNKNOWN_SPEAKER:

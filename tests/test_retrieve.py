@@ -163,3 +163,16 @@ def test_a_question_typed_in_pinyin_is_searched_in_chinese(retriever) -> None:
     lacking = retriever.search("lv wei dui keyan jingfei baoganzhi zenme kan")
     assert "经费" in lacking.question  # a general dictionary word the seed does not have, kept in Chinese
     assert lacking.confidence < typed.confidence
+
+
+@pytest.mark.parametrize("question", ["有几位专家发言？", "王蕴在哪工作", "张辉的发言题目是什么"])
+def test_questions_about_the_speakers_are_answered_from_the_bylines_and_the_check_passes_them(seed_index,
+                                                                                            question) -> None:
+    """The list of speakers and the bylines are the index's own text: the answer says where it comes from on a
+    line of its own (not as part of the quoted claim), and every sentence is supported."""
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index).ask(question)
+    assert a.decision != "refuse" and "据各篇发言的署名：" in a.text.splitlines()  # a heading line of its own
+    assert a.sentences and all(s.verdict == "supported" for s in a.sentences), a.sentences
+    assert any(c.passage.chunk.kind != "text" for c in a.citations)
