@@ -65,3 +65,12 @@ def test_notice_counts_fold_numbers_and_a_file_that_is_not_saved_answers_is_one_
     assert main(["eval", "--replies", str(questions)]) == 2
     err = capsys.readouterr().err.strip()
     assert "line 1 is not a saved answer" in err and "Traceback" not in err
+
+
+def test_key_terms_are_matched_whatever_the_spacing_around_numbers() -> None:
+    from assistant.evaluate import _keyword_recall
+
+    q = {"keywords": ["3月24日", "large model|大模型", "黑龙江"]}
+    # the document writes "3 月 24 日"; a gold writer "3月24日": the same words to a reader
+    assert _keyword_recall(q, "座谈会于 2024 年 3 月 24 日举办，讨论了 Large  Model。") == 2 / 3
+    assert _keyword_recall(q, "座谈会于 2024 年 3 月 14 日举办。") == 0.0  # a different date is not the term
