@@ -117,6 +117,14 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         return [Piece(0, passages[0].text)] if passages else []
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     top_score, lead_rank, lead_i = candidates[0]
+    if kind == "list":
+        # a heading that announces a list ("……主要涉及三个问题") and is followed by its items answers the question
+        # better than any one sentence: its items are the answer
+        heading = _announcing_heading(passages, by_rank, score, top_score)
+        if heading is not None:
+            items = _items_under(passages, *heading)
+            if len(items) >= 2:
+                return items
     if passages[lead_rank].chunk.kind == "overview":
         # the list of speakers answers a question about the speakers as a whole (how many, who, in what order)
         return [Piece(lead_rank, by_rank[lead_rank][lead_i][1])]
@@ -143,6 +151,49 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
             pieces.append(Piece(r, _best_run(s, score, LEAD_CHARS)))
         break
     return pieces
+
+
+def _announcing_heading(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, str]]],
+                        score: Callable[[str], float], best: float) -> tuple[int, int] | None:
+    """(rank, index) of a heading of a statement that matches the question at least as well as the best
+    sentence and is followed by the items of an enumeration."""
+    found = None
+    for r, sents in by_rank.items():
+        if passages[r].chunk.kind != "text":
+            continue
+        for j, (i, s) in enumerate(sents):
+            if _is_heading(s) and j + 1 < len(sents) and starts_item(sents[j + 1][1]) and score(s) >= best:
+                if found is None or score(s) > found[0]:
+                    found = (score(s), r, j)
+    return None if found is None else (found[1], found[2])
+
+
+def _items_under(passages: Sequence[Passage], rank: int, j: int) -> list[Piece]:
+    """The heading ``j`` of ``passages[rank]`` (its numbering left out) and the enumerated sentences that
+    follow it up to the next heading, gathered across the retrieved passages of the same statement."""
+    head = passages[rank]
+    spans = sentence_spans(head.text)
+    at = head.chunk.start + spans[j][0]
+    seen: set[int] = set()
+    after: list[tuple[int, int, str]] = []  # (position in the statement, rank, sentence)
+    for r, p in enumerate(passages):
+        if p.chunk.section != head.chunk.section or p.speaker != head.speaker or p.chunk.kind != "text":
+            continue
+        for a, b in sentence_spans(p.text):
+            pos = p.chunk.start + a
+            if pos > at and pos not in seen:
+                seen.add(pos)
+                after.append((pos, r, p.text[a:b]))
+    after.sort()
+    items: list[Piece] = []
+    for pos, r, s in after:
+        if _is_heading(s) or (items and pos - after[0][0] > 1200):
+            break
+        if starts_item(s):
+            items.append(Piece(r, _first_clauses(s)))
+    title = head.text[slice(*spans[j])]
+    title = title[m.end():] if (m := re.match(r"^[一二三四五六七八九十]+、", title)) else title
+    return [Piece(rank, title), *items[:MAX_ITEMS]] if len(items) >= 2 else []
 
 
 def _list_items(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, str]]], lead_rank: int,

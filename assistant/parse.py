@@ -35,6 +35,8 @@ MAX_BYTES = 20 * 1024 * 1024
 _TERMINATORS = tuple(SENTENCE_END) + ("”", "」", "…")
 _CONTINUES = (",", "，", "、")
 _ENUM_RE = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\s*\d))")
+# the first item of an enumeration in running text (一是…, 首先…, 第一，…)
+_ITEM_RE = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|第[一二三四五六七八九十]+[,，、])")
 _NAME_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
 _ROLE_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 _MD_SPEAKER_RE = re.compile(r"^##\s+(.+?)\s*$")
@@ -307,7 +309,8 @@ def _paragraphs(lines: list[_Line]) -> list[str]:
         w = width(s)
         end = (_ends_sentence(s) and w < 0.9 * full) or \
             (not _ends_sentence(s) and not s.endswith(_CONTINUES) and w < 0.7 * full and bool(nxt)) or \
-            (bool(_ENUM_RE.match(nxt)) and _ends_sentence(s))
+            (bool(_ENUM_RE.match(nxt)) and _ends_sentence(s)) or \
+            (bool(_ENUM_RE.match(cur)) and not _ends_sentence(s) and bool(_ITEM_RE.match(nxt)))  # a heading, then its items
         if end:
             paras.append(cur)
             cur = ""

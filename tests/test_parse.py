@@ -169,3 +169,17 @@ def test_bylines_become_profile_chunks_and_one_overview(seed_doc) -> None:
     experts = [s.speaker for s in seed_doc.sections if s.speaker != "编者按"]
     assert f"共有{len(experts)}位专家" in overview.text
     assert [overview.text.index(e) for e in experts] == sorted(overview.text.index(e) for e in experts)
+
+
+def test_a_heading_followed_by_its_items_is_a_paragraph_of_its_own(tmp_path) -> None:
+    # a numbered heading as long as a text line and without a full stop, then the items it announces: the
+    # heading must not run into the first item (…几个方面一是…), or the list cannot be found
+    record = (DATA / "record_other.txt").read_text(encoding="utf-8") + (
+        "二、平台经济的健康发展已经得到了很多讨论,但仍有需要进一步研究的几个方面的问题\n\n"
+        "一是完善平台规则。 平台企业要公开透明地制定规则,接受社会监督和政府监管,维护公平竞争的市场\n\n"
+        "秩序。\n二是保护劳动者权益。\n")
+    path = tmp_path / "record.txt"
+    path.write_text(record, encoding="utf-8")
+    paragraphs = parse_file(path).sections[-1].paragraphs
+    assert "二、平台经济的健康发展已经得到了很多讨论,但仍有需要进一步研究的几个方面的问题" in paragraphs
+    assert any(p.startswith("一是完善平台规则。") for p in paragraphs)

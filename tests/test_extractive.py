@@ -1,0 +1,37 @@
+"""The extractive composer on passages of a record it was not written for (a made-up 平台经济 symposium)."""
+
+from __future__ import annotations
+
+from assistant.extractive import compose
+from assistant.types import Chunk, Passage
+
+SECTION = ("平台经济已经成为数字经济的重要组成部分。"
+           "二、平台经济的规范发展仍有需要关注的几个方面\n"
+           "一是完善平台规则,维护公平竞争。二是保护劳动者权益。平台企业要承担社会责任。三是加强数据安全。"
+           "此外,平台企业在促进就业方面作用很大。")
+
+
+def _passages(*spans: tuple[int, int]) -> list[Passage]:
+    return [Passage(Chunk(f"c{n}", SECTION[a:b], "钱小红", "某某研究院", "平台经济的规范与发展", 1, n, a, b), 1.0)
+            for n, (a, b) in enumerate(spans)]
+
+
+def _score(question_words: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    return lambda s: sum(w in s for w in question_words) / len(question_words)
+
+
+def test_a_heading_announcing_a_list_is_answered_with_its_items() -> None:
+    # the items run across two sentence-aligned chunks that overlap by one sentence
+    passages = _passages((0, SECTION.index("二是")), (SECTION.index("一是"), len(SECTION)))
+    pieces = compose(passages, _score(("规范发展", "关注", "方面")), kind="list")
+    texts = [p.text for p in pieces]
+    # the heading without its numbering, then each item in the order of the text, and nothing else
+    assert texts[0] == "平台经济的规范发展仍有需要关注的几个方面"
+    assert [t[:2] for t in texts[1:]] == ["一是", "二是", "三是"]
+    assert all(SECTION.find(t) >= 0 for t in texts)  # verbatim
+
+
+def test_a_heading_is_not_the_answer_to_a_fact_question() -> None:
+    passages = _passages((0, len(SECTION)))
+    pieces = compose(passages, _score(("规范发展", "关注", "方面")), kind="fact")
+    assert not any(p.text.startswith(("二、", "平台经济的规范发展")) for p in pieces)
