@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
 
 # a question about several experts at once: "which experts / who", comparisons, "each", "all of them"
+# (哪些人 is "which people", not the start of a word made with 人: 哪些人才 asks for kinds of talent)
 _ACROSS_RE = re.compile(
-    r"哪(些|几)(个|位|名)?(专家|学者|人|发言人)|哪(个|位|名)?(专家|学者|发言人)们|还有谁|都有谁|有谁|哪些人|各位|几位|专家们|"
+    r"哪(些|几)(个|位|名)?(专家|学者|人(?!才|员|口|民|群|力|士|类|工|物|性|格|文|事|生)|发言人)|哪(个|位|名)?(专家|学者|发言人)们|还有谁|都有谁|有谁|哪些人(?!才|员|口|民|群|力|士|类|工|物|性|格|文|事|生)|各位|几位|专家们|"
     r"多位|不同专家|各(个)?专家|大家|都(谈|提|说|讲|认为)|"
     r"比较|对比|异同|区别|分别|共识|一致"
     r"|which (experts|speakers|scholars)|who else|each (expert|speaker)|the experts|all (the )?(experts|speakers)"

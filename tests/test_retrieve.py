@@ -110,6 +110,17 @@ def test_across_experts_gets_several_speakers(retriever) -> None:
     assert r.across and len({p.speaker for p in r.passages}) >= 3
 
 
+@pytest.mark.parametrize("question, across", [
+    ("哪些人提到了人工智能？", True),
+    ("哪几个人讲了开放？", True),
+    # 人才 / 人员 are words of their own: the question asks one expert for kinds of talent
+    ("吕薇说创新都需要哪些人才？", False),
+    ("盛朝迅说哪些人员要进入制造业？", False),
+])
+def test_which_people_asks_across_experts_but_which_talent_does_not(retriever, question, across) -> None:
+    assert retriever.directory.find(question).across is across
+
+
 def test_confidence_is_lower_for_a_question_the_document_does_not_answer(retriever) -> None:
     answered = retriever.search("吕薇认为发展新质生产力的本质是什么？")
     missing = retriever.search("比亚迪2023年在欧洲卖了多少辆电动车？")
