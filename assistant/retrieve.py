@@ -129,13 +129,17 @@ class Retriever:
                 q, read_as_chinese = written, True
         mention = self.directory.find(q)
         allowed = tuple(s for s in speakers if s in self.directory.speakers) or mention.speakers
+        if not allowed and mention.editor and not mention.across and EDITORIAL_SPEAKER in self.directory.speakers:
+            allowed = (EDITORIAL_SPEAKER,)  # "编者按里说……": the editors' text is the source asked about
         query = self.directory.chinese_names(q, mention)
-        pool = [n for n, c in enumerate(self.chunks) if not allowed or c.speaker in allowed]
+        # "除了任保平，还有谁……": the experts the question leaves out are not searched
+        out = tuple(s for s in mention.excluded if s not in allowed)
+        pool = [n for n, c in enumerate(self.chunks) if (not allowed or c.speaker in allowed) and c.speaker not in out]
 
         dense_hits = self.index.dense_search(
             query, self.settings.candidates,
             where={"speaker": {"$in": list(allowed)}} if len(allowed) > 1 else
-            ({"speaker": allowed[0]} if allowed else None))
+            ({"speaker": allowed[0]} if allowed else ({"speaker": {"$nin": list(out)}} if out else None)))
         dense = {self.by_id[i]: s for i, s in dense_hits if i in self.by_id}
 
         english = mostly_english(q)

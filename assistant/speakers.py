@@ -20,6 +20,13 @@ _ACROSS_RE = re.compile(
     r"|which (experts|speakers|scholars)|who else|each (expert|speaker)|the experts|all (the )?(experts|speakers)"
     r"|compare|comparison|differ|in common|agree|both",
     re.IGNORECASE)
+# the editors' own text named as the source ("编者按里说……", "according to the editor's note"): answered from it
+_EDITOR_RE = re.compile(r"编者按|编辑部|按语|editor'?s'? note|editorial", re.IGNORECASE)
+# "除了任保平，还有谁……" / "besides Ren Baoping, who …": the expert named here is the one the question leaves out
+_EXCEPT_RE = re.compile(
+    r"(?:除了|除去|除开|除)(.{1,16}?)(?:以外|之外|外|[，,。？?\s]|还|也)"
+    r"|\b(?:besides|except(?: for)?|other than|apart from|aside from)\s+(.{2,40}?)(?:[,;?.]|\s(?:who|which|what|did|does|do|has|have|also)\b|$)",
+    re.IGNORECASE)
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
 _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")
@@ -56,7 +63,9 @@ def _pinyin_forms(name: str) -> set[str]:
 class Mention:
     speakers: tuple[str, ...]
     across: bool
-    editorial: bool
+    editorial: bool  # about the symposium or the editors' text
+    editor: bool = False  # names the editors' text as the source of the answer
+    excluded: tuple[str, ...] = ()  # experts the question leaves out (除了 X，还有谁……)
 
 
 class SpeakerDirectory:
@@ -95,6 +104,15 @@ class SpeakerDirectory:
         return found
 
     def find(self, question: str) -> Mention:
+        left_out = " ".join(m.group(1) or m.group(2) or "" for m in _EXCEPT_RE.finditer(question))
+        rest = _EXCEPT_RE.sub(" ", question) if left_out else question
+        excluded = self._named(left_out) if left_out else ()
+        named = tuple(s for s in self._named(question) if s not in excluded)
+        editor = bool(_EDITOR_RE.search(rest))
+        return Mention(named, bool(excluded) or bool(_ACROSS_RE.search(question)),
+                       bool(_EDITORIAL_RE.search(rest)), editor, excluded)
+
+    def _named(self, question: str) -> tuple[str, ...]:
         compact_q = re.sub(r"[\s\u3000]+", "", question)
         folded = " " + re.sub(r"[^a-z\- ]+", " ", _fold(question)) + " "
         named: list[str] = []
@@ -108,7 +126,7 @@ class SpeakerDirectory:
                 if org in compact_q or (org.isascii() and f" {org} " in folded):
                     named.extend(w for w in self.experts if w in who and w not in named)
                     break
-        return Mention(tuple(named), bool(_ACROSS_RE.search(question)), bool(_EDITORIAL_RE.search(question)))
+        return tuple(named)
 
     def _homophones(self, compact_q: str) -> list[tuple[str, str]]:
         """Experts whose name the question writes with other characters of the same sound (a typo an

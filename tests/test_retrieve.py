@@ -187,3 +187,18 @@ def test_questions_about_the_speakers_are_answered_from_the_bylines_and_the_chec
     assert a.decision != "refuse" and "据各篇发言的署名：" in a.text.splitlines()  # a heading line of its own
     assert a.sentences and all(s.verdict == "supported" for s in a.sentences), a.sentences
     assert any(c.passage.chunk.kind != "text" for c in a.citations)
+
+
+@pytest.mark.parametrize("question", ["除了任保平，还有谁讲到算力？", "除任保平外，谁提到了算力？",
+                                      "Besides Ren Baoping, who talked about computing power?"])
+def test_an_expert_the_question_leaves_out_is_not_searched(retriever, question) -> None:
+    r = retriever.search(question)
+    speakers = {p.speaker for p in r.passages}
+    assert r.across and "任保平" not in speakers and len(speakers) >= 2
+    assert "任保平" in {p.speaker for p in retriever.search("任保平怎么看算力？").passages}  # named, not left out
+
+
+@pytest.mark.parametrize("question", ["编者按里说新质生产力是什么时候首次提出的？",
+                                      "According to the editor's note, when was the concept first mentioned?"])
+def test_a_question_naming_the_editors_text_is_answered_from_it(retriever, question) -> None:
+    assert {p.speaker for p in retriever.search(question).passages} == {"编者按"}
