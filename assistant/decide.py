@@ -39,6 +39,7 @@ class Decision:
     reason: str
     missing: tuple[str, ...] = ()  # the question's specific words no retrieved passage holds
     unknown_people: tuple[str, ...] = ()  # people the question names who are not speakers of the document
+    later: tuple[str, ...] = ()  # years the question asks about that are after the documents' date
 
 
 def features(s: Signals) -> list[float]:
@@ -62,14 +63,18 @@ def confidence(signals: Signals, settings: Any) -> float:
 
 
 def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unknown_people: Sequence[str] = (),
-          experts: Sequence[str] = ()) -> Decision:
+          experts: Sequence[str] = (), later: Sequence[str] = (), year: int | None = None) -> Decision:
     """The call on one retrieval. ``missing`` names the question's specific words no retrieved passage
     holds; ``unknown_people`` the people it names who did not speak (张三怎么看？), which refuses, saying
-    who did speak."""
+    who did speak; ``later`` the years it asks about that are after the documents' date ``year`` (2025年…
+    of a record of 2024), which refuses too: nothing written then can say."""
     p = retrieval.confidence
     miss, unknown = tuple(missing), tuple(unknown_people)
     if not retrieval.passages:
         return Decision(REFUSE, 0.0, "nothing in the document matches the question", miss, unknown)
+    if later:
+        return Decision(REFUSE, p, f"the question asks about {'、'.join(later)}, after the document's date "
+                        f"({year}), which it never mentions", miss, unknown, tuple(later))
     if unknown and not retrieval.speakers:
         return Decision(REFUSE, p, f"{'、'.join(unknown)} is not one of the speakers; the speakers are "
                         f"{'、'.join(experts)}", miss, unknown)

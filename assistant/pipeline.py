@@ -194,8 +194,8 @@ class Assistant:
     def decide(self, retrieval: Retrieval, speakers: Sequence[str] = ()) -> Decision:
         r = self.retriever
         decision = route(retrieval, self.settings, r.missing_words(retrieval), r.unknown_people(retrieval),
-                         r.directory.experts)
-        if speakers and decision.outcome == REFUSE:
+                         r.directory.experts, r.later_years(retrieval), r.document_year)
+        if speakers and decision.outcome == REFUSE and not decision.later:
             who = "、".join(speakers)
             return Decision(REFUSE, decision.confidence,
                             f"{decision.reason}; only {who}'s statement was searched (the expert filter is on)",
@@ -437,6 +437,11 @@ class Assistant:
         """The refusal sentence, and why: the words the document lacks, or who the speakers are."""
         base = refusal(self.settings.prompts_dir, english)
         experts = "、".join(self.retriever.directory.experts)
+        if decision.later:
+            years = "、".join(decision.later)
+            year = self.retriever.document_year
+            return (f"{base} The document dates from {year}; it cannot tell what happened in {years}." if english
+                    else f"{base.rstrip('。')}：文档是{year}年的记录，不可能写到{years}年的事。")
         if decision.unknown_people:
             people = "、".join(decision.unknown_people)
             return (f"{base} {people} did not speak at the symposium; the speakers were {experts}." if english else

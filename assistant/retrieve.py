@@ -46,6 +46,8 @@ _WANTS = (
                          r"which (city|province|country)", re.IGNORECASE),
      None),  # a place name, by jieba's part-of-speech tag (ns)
 )
+_DATED = re.compile(r"((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 # a question asking for several items ("哪三个条件", "分别有哪些", "what three elements")
 _LIST_QUESTION = re.compile(
     r"哪(些|几|[两二三四五六七八九十]|方面)|几[个种类点方条大项层]|分别|"
@@ -95,6 +97,7 @@ class Retriever:
         self.bigrams = BM25Index([c.text for c in self.chunks], self.tokenizer, analyze=char_bigrams)
         self._texts = [c.text.lower().replace(" ", "") for c in self.chunks]
         self._idf_cache: dict[str, float] = {}
+        self._year: int | None = None  # document_year, found on first use
         self._pinyin: dict[tuple[str, ...], str] | None = None
         self._pinyin_lock = threading.Lock()
 
@@ -329,6 +332,24 @@ class Retriever:
         # in the passages retrieved
         gone = [w for w, wt in weights.items() if wt >= median and max(self.found(w, t) for t in self._texts) < 0.5]
         return sorted(gone, key=lambda w: -weights[w])
+
+    @property
+    def document_year(self) -> int | None:
+        """The year of the latest full date (year and month) the documents give: when the record was made.
+        A year alone may be a target (到 2035 年), a date with its month is something that happened."""
+        if self._year is None:
+            years = [int(y) for t in self._texts for y in _DATED.findall(t)]
+            self._year = max(years, default=0)
+        return self._year or None
+
+    def later_years(self, retrieval: Retrieval) -> list[str]:
+        """Years the question asks about that are after the documents' own date and that they never name
+        (2025年政府工作报告 in a record of 2024): nothing in them can tell."""
+        year = self.document_year
+        if year is None:
+            return []
+        return [y for y in dict.fromkeys(_YEAR.findall(retrieval.question))
+                if int(y) > year and not any(y in t for t in self._texts)]
 
     def unknown_people(self, retrieval: Retrieval) -> list[str]:
         """People the question names who are neither speakers nor mentioned anywhere in the document."""

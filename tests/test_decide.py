@@ -1,0 +1,50 @@
+"""The decide stage's rules that need no fitting: questions about a time after the record."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.pipeline import Assistant
+from assistant.retrieve import Retriever
+from assistant.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_index):  # type: ignore[no-untyped-def]
+    return Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index)
+
+
+def test_the_record_is_dated_by_its_latest_full_date(assistant) -> None:
+    # the seed reports events up to 2024 年 3 月; it names 2035 and 2050 too, as targets, without a month
+    assert assistant.retriever.document_year == 2024
+
+
+@pytest.mark.parametrize("question", ["2025年政府工作报告对新质生产力是咋说的？",
+                                      "What did the 2025 Government Work Report say about it?",
+                                      "这几个专家2027年又发了什么新文章"])
+def test_a_question_about_a_year_after_the_record_is_refused_saying_why(assistant, question) -> None:
+    a = assistant.ask(question)
+    assert a.decision == "refuse" and a.abstained and "after the document's date (2024)" in a.reason
+    assert "2024" in a.text and ("2025" in a.text or "2027" in a.text)
+
+
+@pytest.mark.parametrize("question", ["有人说人工智能奇点最早2026年到来，是谁说的？",  # the record names 2026
+                                      "2024年3月24日的座谈会讨论了什么？"])
+def test_a_year_the_record_names_or_has_reached_is_not_refused_for_it(assistant, question) -> None:
+    a = assistant.ask(question)
+    assert a.decision != "refuse" and "document's date" not in a.reason
+
+
+def test_a_record_without_dates_refuses_nothing_for_a_year(tmp_path) -> None:
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.store import Index
+
+    doc = tmp_path / "talk.md"
+    doc.write_text("## 赵明 | 某某大学 | 数据要素\n\n数据是新型生产要素，只有在使用中才能创造价值。\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
+    index = Index(settings, HashEmbeddings())
+    ingest(index, [doc])
+    r = Retriever(index, settings)
+    assert r.document_year is None
+    assert r.later_years(r.search("2030年数据要素会怎样？")) == []
