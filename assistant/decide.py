@@ -40,6 +40,7 @@ class Decision:
     missing: tuple[str, ...] = ()  # the question's specific words no retrieved passage holds
     unknown_people: tuple[str, ...] = ()  # people the question names who are not speakers of the document
     later: tuple[str, ...] = ()  # years the question asks about that are after the documents' date
+    lacks: str = ""  # "number" | "date": what the question asks for and no passage matching it gives
 
 
 def features(s: Signals) -> list[float]:
@@ -63,11 +64,14 @@ def confidence(signals: Signals, settings: Any) -> float:
 
 
 def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unknown_people: Sequence[str] = (),
-          experts: Sequence[str] = (), later: Sequence[str] = (), year: int | None = None) -> Decision:
+          experts: Sequence[str] = (), later: Sequence[str] = (), year: int | None = None,
+          lacks: str = "") -> Decision:
     """The call on one retrieval. ``missing`` names the question's specific words no retrieved passage
     holds; ``unknown_people`` the people it names who did not speak (张三怎么看？), which refuses, saying
     who did speak; ``later`` the years it asks about that are after the documents' date ``year`` (2025年…
-    of a record of 2024), which refuses too: nothing written then can say."""
+    of a record of 2024), which refuses too: nothing written then can say; ``lacks`` what the question asks
+    for (a number, a date) when no passage sentence that matches the question gives one, which refuses: the
+    document does not give it."""
     p = retrieval.confidence
     miss, unknown = tuple(missing), tuple(unknown_people)
     if not retrieval.passages:
@@ -78,6 +82,9 @@ def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unkn
     if unknown and not retrieval.speakers:
         return Decision(REFUSE, p, f"{'、'.join(unknown)} is not one of the speakers; the speakers are "
                         f"{'、'.join(experts)}", miss, unknown)
+    if lacks and not unknown:
+        return Decision(REFUSE, p, f"the question asks for a {lacks}, and none of the passages that match it gives "
+                        f"one", miss, unknown, lacks=lacks)
     gap = f"; not in the document: {'、'.join(miss)}" if miss else ""
     if p >= settings.answer_above:
         return Decision(ANSWER, p, f"the passages match the question (confidence {p:.2f})", miss)

@@ -30,7 +30,7 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
-from .text import compact, excerpts, mostly_english, other_language
+from .text import compact, excerpts, mostly_english, other_language, sentence_spans
 from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
@@ -44,6 +44,7 @@ _OWN_REFUSAL = re.compile(r"(没有|未|并未|无)(提到|提及|涉及|谈到|
                           r"no (information|mention)|not (mentioned|covered|addressed)", re.IGNORECASE)
 HEDGE_LEAD = {False: "文档中未必有直接的回答，最接近的内容是：", True:
               "The document may not answer this directly; the closest passages say:"}
+FIGURE_NEAR = 0.7  # sentences matching a question at least this share of the best one's score are read for a figure
 _LIST_QUESTION = re.compile(
     r"哪(些|几|[两二三四五六七八九十]|方面)|几[个种类点方条大项层部]|分别|有什么|列举|"
     r"\b(what|which)\b.*\b(two|three|four|five|six|several|ways|elements|steps|aspects|conditions|areas|"
@@ -194,13 +195,30 @@ class Assistant:
     def decide(self, retrieval: Retrieval, speakers: Sequence[str] = ()) -> Decision:
         r = self.retriever
         decision = route(retrieval, self.settings, r.missing_words(retrieval), r.unknown_people(retrieval),
-                         r.directory.experts, r.later_years(retrieval), r.document_year)
+                         r.directory.experts, r.later_years(retrieval), r.document_year, self._lacks(retrieval))
         if speakers and decision.outcome == REFUSE and not decision.later:
             who = "、".join(speakers)
             return Decision(REFUSE, decision.confidence,
                             f"{decision.reason}; only {who}'s statement was searched (the expert filter is on)",
                             decision.missing, decision.unknown_people)
         return decision
+
+    def _lacks(self, retrieval: Retrieval) -> str:
+        """"number" or "date" when a Chinese question asks for one (多少, 占比, 哪一年) and none of the retrieved
+        sentences that match the question at least half as well as the best one gives any: the document
+        does not give it. A list's count (哪几条) is not asked for this way."""
+        asked = None if retrieval.signals.english else self.retriever.asks_figure(retrieval.question)
+        if asked is None:
+            return ""
+        kind, has = asked
+        words = self.scorer(retrieval.question)
+        # the scorer halves a sentence without the figure asked for; that is what is judged here, so undo it
+        scored = [(words(s) * (1 if has.search(s) else 2), s) for p in retrieval.passages if p.chunk.kind == "text"
+                  for s in (p.text[a:b] for a, b in sentence_spans(p.text))]
+        best = max((v for v, _ in scored), default=0.0)
+        if best <= 0 or any(has.search(s) for v, s in scored if v >= FIGURE_NEAR * best):
+            return ""
+        return kind
 
     # ---------------------------------------------------------------- the whole pipeline
     def ask(self, question: str, history: History = (), speakers: Sequence[str] = ()) -> Answer:
@@ -442,6 +460,10 @@ class Assistant:
             year = self.retriever.document_year
             return (f"{base} The document dates from {year}; it cannot tell what happened in {years}." if english
                     else f"{base.rstrip('。')}：文档是{year}年的记录，不可能写到{years}年的事。")
+        if decision.lacks:
+            what = {"number": ("a figure", "具体数字"), "date": ("a date", "具体时间")}[decision.lacks]
+            return (f"{base} The passages on this give no {what[0][2:]}." if english else
+                    f"{base.rstrip('。')}：相关的段落没有给出{what[1]}。")
         if decision.unknown_people:
             people = "、".join(decision.unknown_people)
             return (f"{base} {people} did not speak at the symposium; the speakers were {experts}." if english else

@@ -46,6 +46,12 @@ _WANTS = (
                          r"which (city|province|country)", re.IGNORECASE),
      None),  # a place name, by jieba's part-of-speech tag (ns)
 )
+# a question that asks for a figure or a date itself (not for a count of items: 哪几条 is a list), and what
+# a text that gives one holds
+_ASKS_FIGURE = (
+    ("number", re.compile(r"多少|比例|比重|百分之|占比|几倍|增速|增长了?多", re.IGNORECASE), _WANTS[0][2]),
+    ("date", _WANTS[1][1], _WANTS[1][2]),
+)
 _DATED = re.compile(r"((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 # a question asking for several items ("哪三个条件", "分别有哪些", "what three elements")
@@ -341,6 +347,15 @@ class Retriever:
             years = [int(y) for t in self._texts for y in _DATED.findall(t)]
             self._year = max(years, default=0)
         return self._year or None
+
+    @staticmethod
+    def asks_figure(question: str) -> tuple[str, re.Pattern[str]] | None:
+        """("number" | "date", a test for a text that gives one) when a Chinese question asks for a figure
+        or a date itself (多少, 占比, 哪一年); None otherwise, and for a count of items (哪几条)."""
+        for kind, asks, has in _ASKS_FIGURE:
+            if asks.search(question):
+                return kind, has
+        return None
 
     def later_years(self, retrieval: Retrieval) -> list[str]:
         """Years the question asks about that are after the documents' own date and that they never name

@@ -48,3 +48,21 @@ def test_a_record_without_dates_refuses_nothing_for_a_year(tmp_path) -> None:
     r = Retriever(index, settings)
     assert r.document_year is None
     assert r.later_years(r.search("2030年数据要素会怎样？")) == []
+
+
+@pytest.mark.parametrize("question, kind", [("金碚说华为员工持股比例到底是多少？", "number"),
+                                            ("金碚说的美国小院高墙政策是哪一年开始的？", "date")])
+def test_a_figure_no_matching_passage_gives_is_refused_saying_so(assistant, question, kind) -> None:
+    a = assistant.ask(question)
+    assert a.decision == "refuse" and f"asks for a {kind}" in a.reason
+    assert ("具体数字" if kind == "number" else "具体时间") in a.text
+    assert a.passages  # the closest passages are still shown
+
+
+@pytest.mark.parametrize("question", ["盛朝迅说制造业增加值占全球比重是多少？",  # 超过 30%
+                                      "李平说我国GDP是印度的几倍？",  # 5 倍以上
+                                      "新质生产力是哪一年首次提出的？",  # 2023 年 9 月
+                                      "王蕴讲的实现路径一共有几条？"])  # a count of items: the list answers it
+def test_a_figure_the_passages_give_is_answered(assistant, question) -> None:
+    a = assistant.ask(question)
+    assert a.decision != "refuse" and "asks for a" not in a.reason
