@@ -105,8 +105,8 @@ class Settings:
     max_new_tokens: int = 512
     # the most characters of passage text an LLM is shown, across all passages: the sentences that best match
     # the question, each passage keeping its best one (0 = whole passages). Prefill is most of an answer's wait
-    # on a CPU; on the calibration questions 850 keeps 0.926 of the gold evidence (whole passages: 0.939) in
-    # ~580 tokens, 1000 0.936 in ~660, 750 0.916 in ~520
+    # on a CPU; on the calibration questions 850 keeps 0.944 of the gold evidence (whole passages: 0.957) in
+    # ~580 tokens, 1000 0.957 in ~660, 750 0.944 in ~520 (but on the test half 0.924, against 0.938 for 850)
     prompt_chars: int = 850
     # the same for a follow-up that continues a conversation, which shows only what the conversation has not
     # shown yet: on the calibration follow-ups 350 kept all the evidence the standalone prompt keeps (0.889), 250 not
