@@ -71,18 +71,23 @@ def stale_documents(index: Index) -> list[Path]:
     """The indexed documents this version would parse or chunk differently from the build (a parser fix
     since the index was built): their files, to ingest again. A document whose file is gone or no longer
     parses is left as the build has it."""
+    m = index.manifest or {}
+    if (m.get("chunk_size"), m.get("chunk_overlap")) != (index.settings.chunk_size, index.settings.chunk_overlap):
+        return []  # other chunk settings than the build's: `assistant ingest --rebuild` applies them, not a reader
     have: dict[str, set[str]] = {}
     for c in index.chunks():
         have.setdefault(c.source, set()).add(c.id)
     run = chunker(index.settings)
     stale = []
-    for d in (index.manifest or {}).get("documents", []):
+    for d in m.get("documents", []):
         path = Path(d.get("source", ""))
         if not path.is_file():
             continue
         try:
             doc = parse_file(path)
         except InputError:
+            continue
+        if not doc.sections:
             continue
         if {c.id for c in run(doc)} != have.get(str(path), set()):
             stale.append(path)

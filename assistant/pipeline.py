@@ -111,7 +111,7 @@ class Assistant:
         with self._lock:
             if self._retriever is None:
                 from .embed import make_embedder
-                from .ingest import ingest, stale_documents
+                from .ingest import ingest
                 from .store import Index
 
                 index = self._index or Index(self.settings, make_embedder(self.settings.embedder))
@@ -121,15 +121,30 @@ class Assistant:
                         print(f"building the index in {self.settings.index_dir} (first use, about a minute)…",
                               file=sys.stderr)
                     ingest(index, progress=shown)
-                elif self._index is None and index.embedded and (stale := stale_documents(index)):
-                    # a version that parses or chunks a document differently (a parser fix): the index is
-                    # brought up to date, reusing the vectors of every unchanged chunk (seconds)
-                    if shown:
-                        print(f"updating the index in {self.settings.index_dir}: this version reads "
-                              f"{', '.join(p.name for p in stale)} differently…", file=sys.stderr)
-                    ingest(index, stale)
+                elif self._index is None and index.embedded:
+                    self._refresh(index, shown)
                 self._retriever = Retriever(index, self.settings)
             return self._retriever
+
+    def _refresh(self, index: Any, shown: bool) -> None:
+        """A version that parses or chunks a document differently (a parser fix, an edited file): the
+        index is brought up to date, reusing the vectors of every unchanged chunk (seconds). Anything in
+        the way (read-only storage, another ingest holding the index, a file that no longer parses) leaves
+        the build as it is: the questions are answered from it, with a line saying so."""
+        from .ingest import ingest, stale_documents
+        from .storage import one_line
+
+        try:
+            stale = stale_documents(index)
+            if not stale:
+                return
+            if shown:
+                print(f"updating the index in {self.settings.index_dir}: this version reads "
+                      f"{', '.join(p.name for p in stale)} differently…", file=sys.stderr)
+            ingest(index, stale)
+        except Exception as e:  # the old build still answers
+            print(f"the index in {self.settings.index_dir} could not be brought up to date ({one_line(e)}); "
+                  "answering from it as it is; `assistant ingest` updates it", file=sys.stderr)
 
     @property
     def generator(self) -> Generator:
@@ -198,9 +213,8 @@ class Assistant:
                          r.directory.experts, r.later_years(retrieval), r.document_year, self._lacks(retrieval))
         if speakers and decision.outcome == REFUSE and not decision.later:
             who = "、".join(speakers)
-            return Decision(REFUSE, decision.confidence,
-                            f"{decision.reason}; only {who}'s statement was searched (the expert filter is on)",
-                            decision.missing, decision.unknown_people)
+            return replace(decision, reason=f"{decision.reason}; only {who}'s statement was searched (the expert "
+                                            "filter is on)")
         return decision
 
     def _lacks(self, retrieval: Retrieval) -> str:

@@ -52,8 +52,13 @@ _ASKS_FIGURE = (
     ("number", re.compile(r"多少|比例|比重|百分之|占比|几倍|增速|增长了?多", re.IGNORECASE), _WANTS[0][2]),
     ("date", _WANTS[1][1], _WANTS[1][2]),
 )
+_BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _DATED = re.compile(r"((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+# a year a question asks about: "2025年" in Chinese (2080亿元 is an amount); in English a bare 20xx not
+# followed by a unit; a year after 到/预计/by is a target, which a record may well discuss without naming it
+_YEAR = re.compile(r"(?<![\d到至前预计划目标])((?:19|20)\d{2})\s*年"
+                   r"|(?<![\w,.])(?<!by )(?<!until )((?:19|20)\d{2})(?![\d,.]|\s*(?:billion|million|yuan|%|percent))",
+                   re.IGNORECASE)
 # a question asking for several items ("哪三个条件", "分别有哪些", "what three elements")
 _LIST_QUESTION = re.compile(
     r"哪(些|几|[两二三四五六七八九十]|方面)|几[个种类点方条大项层]|分别|"
@@ -363,8 +368,11 @@ class Retriever:
         year = self.document_year
         if year is None:
             return []
-        return [y for y in dict.fromkeys(_YEAR.findall(retrieval.question))
-                if int(y) > year and not any(y in t for t in self._texts)]
+        english = retrieval.signals.english
+        asked = [a or b for a, b in _YEAR.findall(retrieval.question) if a or english]
+        if any(int(y) <= year for y in _BARE_YEAR.findall(retrieval.question)):  # 2024—2025年: its own time too
+            return []
+        return [y for y in dict.fromkeys(asked) if int(y) > year and not any(y in t for t in self._texts)]
 
     def unknown_people(self, retrieval: Retrieval) -> list[str]:
         """People the question names who are neither speakers nor mentioned anywhere in the document."""

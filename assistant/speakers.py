@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
@@ -21,12 +21,17 @@ _ACROSS_RE = re.compile(
     r"|compare|comparison|differ|in common|agree|both",
     re.IGNORECASE)
 # the editors' own text named as the source ("编者按里说……", "according to the editor's note"): answered from it
-_EDITOR_RE = re.compile(r"编者按|编辑部|按语|editor'?s'? note|editorial", re.IGNORECASE)
-# "除了任保平，还有谁……" / "besides Ren Baoping, who …": the expert named here is the one the question leaves out
+_EDITOR_RE = re.compile(r"编者按|编辑部|editor'?s'? note|editorial", re.IGNORECASE)
+# "除了任保平，还有谁……" / "besides Ren Baoping, who …": the words after the keyword, up to where the clause goes
+# on; they leave experts out only if they are nothing but names (除了任保平提到的人才问题 is about 任保平). 除 must
+# open a word (not 消除, 破除)
 _EXCEPT_RE = re.compile(
-    r"(?:除了|除去|除开|除)(.{1,16}?)(?:以外|之外|外|[，,。？?\s]|还|也)"
-    r"|\b(?:besides|except(?: for)?|other than|apart from|aside from)\s+(.{2,40}?)(?:[,;?.]|\s(?:who|which|what|did|does|do|has|have|also)\b|$)",
+    r"(?<![\u4e00-\u9fff])(?:除了|除去|除开|除)(.{1,16}?)(?:以外|之外|外|[，,。？?\s]|还|也|$)"
+    r"|\b(?:besides|except(?: for)?|other than|apart from|aside from)\s+(.{2,80}?)(?=[,;?.]|\s(?:who|which|what|did|"
+    r"does|do|has|have|also|talk\w*|discuss\w*|sa(?:y|id)|mention\w*|spoke|speak\w*|argue\w*|think\w*)\b|$)",
     re.IGNORECASE)
+_NAME_GLUE = re.compile(r"[\s,，、和与及跟同以外之外老师教授专家的]+|\b(?:and|or|the|professor|prof|dr|mr|ms)\b|['’]s\b",
+                        re.IGNORECASE)
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
 _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")
@@ -104,13 +109,27 @@ class SpeakerDirectory:
         return found
 
     def find(self, question: str) -> Mention:
-        left_out = " ".join(m.group(1) or m.group(2) or "" for m in _EXCEPT_RE.finditer(question))
-        rest = _EXCEPT_RE.sub(" ", question) if left_out else question
-        excluded = self._named(left_out) if left_out else ()
+        excluded: tuple[str, ...] = ()
+        rest = question
+        for m in _EXCEPT_RE.finditer(question):
+            span = m.group(1) or m.group(2) or ""
+            who = self._named(span)
+            if who and not _NAME_GLUE.sub("", self._without_names(span, who)).strip():
+                excluded += tuple(w for w in who if w not in excluded)
+                rest = rest.replace(m.group(0), " ")
         named = tuple(s for s in self._named(question) if s not in excluded)
         editor = bool(_EDITOR_RE.search(rest))
         return Mention(named, bool(excluded) or bool(_ACROSS_RE.search(question)),
                        bool(_EDITORIAL_RE.search(rest)), editor, excluded)
+
+    def _without_names(self, text: str, who: Sequence[str]) -> str:
+        """``text`` with the names (and their pinyin forms) of ``who`` taken out."""
+        out = text
+        for w in who:
+            out = out.replace(w, " ")
+            for form in sorted(self._pinyin.get(w, ()), key=len, reverse=True):
+                out = re.sub(re.escape(form).replace("\\ ", r"[\s\-]*"), " ", out, flags=re.IGNORECASE)
+        return out
 
     def _named(self, question: str) -> tuple[str, ...]:
         compact_q = re.sub(r"[\s\u3000]+", "", question)

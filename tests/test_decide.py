@@ -29,7 +29,10 @@ def test_a_question_about_a_year_after_the_record_is_refused_saying_why(assistan
 
 
 @pytest.mark.parametrize("question", ["有人说人工智能奇点最早2026年到来，是谁说的？",  # the record names 2026
-                                      "2024年3月24日的座谈会讨论了什么？"])
+                                      "2024年3月24日的座谈会讨论了什么？",
+                                      "有专家提到投资2080亿元的项目吗？",  # an amount, not a year
+                                      "2024—2025年新质生产力发展有什么变化？",  # the record's own year too
+                                      "到2030年新质生产力要达到什么水平？"])  # a target a record may discuss
 def test_a_year_the_record_names_or_has_reached_is_not_refused_for_it(assistant, question) -> None:
     a = assistant.ask(question)
     assert a.decision != "refuse" and "document's date" not in a.reason

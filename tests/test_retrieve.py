@@ -202,3 +202,20 @@ def test_an_expert_the_question_leaves_out_is_not_searched(retriever, question) 
                                       "According to the editor's note, when was the concept first mentioned?"])
 def test_a_question_naming_the_editors_text_is_answered_from_it(retriever, question) -> None:
     assert {p.speaker for p in retriever.search(question).passages} == {"编者按"}
+
+
+@pytest.mark.parametrize("question, named, excluded", [
+    ("如何消除吕薇提到的数据壁垒？", ("吕薇",), ()),  # 消除 is "remove", not "except"
+    ("除了任保平提到的人才问题，他还谈了什么？", ("任保平",), ()),  # about 任保平's other points
+    ("Other than Ren Baoping's point on talent, what else does he stress?", ("任保平",), ()),
+    ("除了任保平和吕薇，还有谁谈到人才？", (), ("吕薇", "任保平")),
+    ("Which experts except Ren Baoping and Lu Wei talked about industrial policy?", (), ("吕薇", "任保平")),
+    ("Which experts other than Ren Baoping discussed the role of data elements in production?", (), ("任保平",)),
+])
+def test_except_leaves_out_only_an_expert_named_alone(retriever, question, named, excluded) -> None:
+    m = retriever.directory.find(question)
+    assert m.speakers == named and sorted(m.excluded) == sorted(excluded)
+
+
+def test_a_word_beginning_like_the_editors_note_is_not_it(retriever) -> None:
+    assert not retriever.directory.find("按语义来说，新质生产力的本质是什么？").editor

@@ -223,24 +223,66 @@ def test_ingest_killed_mid_way_leaves_the_old_index_answering(seed_index, tmp_pa
     assert len(after) == len(old) + 1 and live in after
 
 
-def test_an_index_this_version_would_chunk_differently_is_brought_up_to_date_on_open(hash_settings, tmp_path) -> None:
-    # a document in an index built by another version (here: other chunk settings, as a parser fix would
-    # give other chunks): the assistant re-reads it on open instead of answering from the old chunks
-    from dataclasses import replace
-
+def _stale_index(hash_settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """An index of a document built by an 'older version' whose chunker gave other chunks (here: without the
+    list of speakers), and the chunks this version makes of it."""
+    import assistant.ingest as ingest_module
     from assistant.chunk import chunk_sections
     from assistant.parse import parse_file
-    from assistant.pipeline import Assistant
 
     doc = tmp_path / "record.txt"
     shutil.copy(DATA / "record_other.txt", doc)
-    old = replace(hash_settings, chunk_size=120, chunk_overlap=0)
-    ingest(Index(old, HashEmbeddings()), [doc])
+    with monkeypatch.context() as m:
+        m.setattr(ingest_module, "chunk_sections", lambda *a: [c for c in chunk_sections(*a) if c.kind != "overview"])
+        ingest(Index(hash_settings, HashEmbeddings()), [doc])
     built = {c.id for c in Index(hash_settings).chunks()}
     current = {c.id for c in chunk_sections(parse_file(doc.resolve()).sections, hash_settings.chunk_size,
                                             hash_settings.chunk_overlap)}
     assert built != current  # the control: the index really holds other chunks
+    return built, current
+
+
+def test_an_index_this_version_would_chunk_differently_is_brought_up_to_date_on_open(hash_settings, tmp_path,
+                                                                                      monkeypatch) -> None:
+    # a parser or chunker fix since the index was built: the assistant re-reads the document on open instead
+    # of answering from the old chunks
+    from dataclasses import replace
+
+    from assistant.pipeline import Assistant
+
+    _, current = _stale_index(hash_settings, tmp_path, monkeypatch)
     assistant = Assistant(replace(hash_settings, model="extractive"))
     assert {p.id for p in assistant.retriever.chunks} == current
     assert {c.id for c in Index(hash_settings).chunks()} == current  # the index itself, for the next reader
     assert assistant.ask("数据产权制度是什么？").citations  # and it answers from it
+
+
+def test_an_index_that_cannot_be_updated_still_answers_from_its_build(hash_settings, tmp_path, monkeypatch,
+                                                                     capsys) -> None:
+    # read-only storage, or another ingest holding the index: the reader answers from the build it has
+    from dataclasses import replace
+
+    import assistant.ingest as ingest_module
+    from assistant.pipeline import Assistant
+
+    built, _ = _stale_index(hash_settings, tmp_path, monkeypatch)
+
+    def read_only(*a, **k):  # type: ignore[no-untyped-def]
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(ingest_module, "ingest", read_only)
+    assistant = Assistant(replace(hash_settings, model="extractive"))
+    assert assistant.ask("数据产权制度是什么？").citations
+    assert {p.id for p in assistant.retriever.chunks} == built
+    assert "could not be brought up to date" in capsys.readouterr().err
+
+
+def test_other_chunk_settings_do_not_rebuild_the_index_on_open(hash_settings, tmp_path) -> None:
+    from dataclasses import replace
+
+    from assistant.pipeline import Assistant
+
+    ingest(Index(hash_settings, HashEmbeddings()), [SEED])
+    built = {c.id for c in Index(hash_settings).chunks()}
+    other = replace(hash_settings, model="extractive", chunk_size=200, chunk_overlap=0)
+    assert {p.id for p in Assistant(other).retriever.chunks} == built  # --rebuild applies them, not a reader
