@@ -219,15 +219,14 @@ class Assistant:
 
     def _lacks(self, retrieval: Retrieval) -> str:
         """"number" or "date" when a Chinese question asks for one (多少, 占比, 哪一年) and none of the retrieved
-        sentences that match the question at least half as well as the best one gives any: the document
-        does not give it. A list's count (哪几条) is not asked for this way."""
+        sentences that match the question's words at least ``FIGURE_NEAR`` as well as the best one gives any:
+        the document does not give it. A list's count (哪几条) is not asked for this way."""
         asked = None if retrieval.signals.english else self.retriever.asks_figure(retrieval.question)
         if asked is None:
             return ""
         kind, has = asked
-        words = self.scorer(retrieval.question)
-        # the scorer halves a sentence without the figure asked for; that is what is judged here, so undo it
-        scored = [(words(s) * (1 if has.search(s) else 2), s) for p in retrieval.passages if p.chunk.kind == "text"
+        words = self.scorer(retrieval.question, wanting=False)  # whether a sentence has the figure is judged here
+        scored = [(words(s), s) for p in retrieval.passages if p.chunk.kind == "text"
                   for s in (p.text[a:b] for a, b in sentence_spans(p.text))]
         best = max((v for v, _ in scored), default=0.0)
         if best <= 0 or any(has.search(s) for v, s in scored if v >= FIGURE_NEAR * best):
@@ -336,14 +335,15 @@ class Assistant:
         yield finish(lead + text, checks, model, decision, first, notices.join(notes, more_notes), raw, kept)
 
     # ---------------------------------------------------------------- stage 4a: compose (extractive)
-    def scorer(self, question: str) -> Callable[[str], float]:
+    def scorer(self, question: str, wanting: bool = True) -> Callable[[str], float]:
         """How well a piece of text answers ``question``: the specificity-weighted share of the question's
-        words it holds (partial credit for a word's parts)."""
+        words it holds (partial credit for a word's parts); with ``wanting``, halved for a text without the
+        number, time or place the question asks for."""
         r = self.retriever
         words = r.question_words(question)
         weights = r.weights(words)
         total = sum(weights.values()) or 1.0
-        wants = r.wants(question)
+        wants = r.wants(question) if wanting else None
 
         def score(s: str) -> float:
             base = sum(wt * r.found(w, s.lower()) for w, wt in weights.items()) / total
