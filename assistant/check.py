@@ -6,8 +6,8 @@ Each line: ``{"question": str, "answer": str with [n] markers, "passages": [{"te
 a summary follows. A bad line (not JSON, a missing or empty field, a marker beyond the passages) is
 reported with its line number and the other lines are still checked. ``--judge MODEL`` also asks a
 model (any ``--model`` backend) whether the passages entail each sentence; a sentence is supported
-only if both agree. ``--min-supported 0.9``: exit status 1 if fewer sentences are supported, or if a
-line could not be checked.
+only if both agree. Exit status 1 if a line could not be checked, or, with ``--min-supported 0.9``, if fewer
+sentences are supported.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def add_parser(sub: Any) -> None:
                                 "[{\"text\", \"speaker\"}]} a line; - for standard input")
     p.add_argument("--json", action="store_true", help="one JSON object per line, then {\"summary\": …}")
     p.add_argument("--min-supported", type=float, metavar="SHARE",
-                   help="exit status 1 if the share of supported sentences is below SHARE (0-1) or a line failed")
+                   help="exit status 1 if the share of supported sentences is below SHARE (0-1)")
     p.add_argument("--judge", metavar="MODEL", help="also ask this model (any --model backend) per sentence")
     p.add_argument("--base-url", help="the judge's OpenAI-compatible server (or OPENAI_BASE_URL)")
     p.add_argument("--config", help="a TOML config file (default: ./assistant.toml if present)")
@@ -196,10 +196,12 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(r.to_json(), ensure_ascii=False) if args.json else render(r), flush=True)
     summary = summarize(results, time.perf_counter() - t0)
     print(json.dumps({"summary": summary}, ensure_ascii=False) if args.json else render_summary(summary))
-    if args.min_supported is not None and (summary["supported_share"] < args.min_supported
-                                           or summary["lines_with_errors"]):
-        if not args.json:
-            print(f"below --min-supported {args.min_supported:g}" if summary["supported_share"] < args.min_supported
-                  else "some lines could not be checked", file=sys.stderr)
+    # a line that could not be checked is a failure whether or not a threshold was asked for: a caller
+    # (a CI step, a script) must not read "all fine" from a file it half understood
+    if summary["lines_with_errors"]:
+        print(f"{summary['lines_with_errors']} line(s) could not be checked (see 'error' above)", file=sys.stderr)
+        return 1
+    if args.min_supported is not None and summary["supported_share"] < args.min_supported:
+        print(f"below --min-supported {args.min_supported:g}", file=sys.stderr)
         return 1
     return 0

@@ -79,6 +79,16 @@ def test_a_bad_line_is_reported_and_the_rest_still_checked(tmp_path, line, messa
     assert not results[0].error and not results[2].error and len(results[2].sentences) == 2
 
 
+def test_a_line_that_could_not_be_checked_fails_without_a_threshold(tmp_path, capsys) -> None:
+    assert main(["check", _write(tmp_path, GOOD, BAD)]) == 0  # unsupported sentences alone: a report, not a failure
+    capsys.readouterr()
+    (tmp_path / "half.jsonl").write_text(json.dumps(GOOD, ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
+    assert main(["check", str(tmp_path / "half.jsonl")]) == 1
+    captured = capsys.readouterr()
+    assert "line 2" in captured.out and "supported" in captured.out  # the good line was still checked
+    assert "1 line(s) could not be checked" in captured.err
+
+
 def test_markers_beyond_the_passages(tmp_path, capsys) -> None:
     line = {**GOOD, "answer": "吕薇认为，发展新质生产力的本质就是转变发展方式。[3]"}
     (r,) = check_lines([json.dumps(line, ensure_ascii=False)])
