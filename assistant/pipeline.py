@@ -30,7 +30,7 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
-from .text import compact, excerpts, mostly_english, other_language, sentence_spans
+from .text import compact, excerpts, mostly_english, other_language, sentence_spans, simplified
 from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
@@ -255,6 +255,12 @@ class Assistant:
     def _steps(self, question: str, history: History, speakers: Sequence[str],
                cancel: threading.Event) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
+        # a question (and the chat before it) typed in traditional characters is read in simplified ones, the
+        # documents' script, at every stage: follow-up rules, search, the answer's rules, the LLM's prompt
+        typed = question
+        if isinstance(question, str):  # anything else is the search's error to report
+            question = simplified(question)
+            history = [(simplified(q) if isinstance(q, str) else q, a) for q, a in history]
         query = self.condense(question, history)
         t_condense = (time.perf_counter() - t0) * 1000
         retrieval = self.retrieve(query, speakers)
@@ -264,6 +270,7 @@ class Assistant:
         generator = self.generator
         notice = notices.join(retrieval.notice, LANGUAGE_NOTICE if other_language(question) else "")
         interpreted = query.interpreted if query.interpreted and query.interpreted != question else ""
+        interpreted = interpreted or (question if question != typed else "")
 
         def finish(text: str, checks: Sequence[SentenceCheck], model: str, decided: Decision, first: float,
                    notes: str = "", model_text: str = "", messages: Sequence[dict[str, str]] = ()) -> Answer:
@@ -272,7 +279,7 @@ class Assistant:
             total = (time.perf_counter() - t0) * 1000
             premise = self._premise_notice(question, citations)
             refused = decided.outcome == REFUSE
-            return Answer(question, text, () if refused else citations, refused, model, tuple(checks),
+            return Answer(typed, text, () if refused else citations, refused, model, tuple(checks),
                           retrieval.passages, Timings(t_retrieval, first or total, total, t_condense),
                           notices.join(notice, notes, premise), model_text, decided.outcome, decided.confidence,
                           decided.reason, interpreted, tuple(messages))

@@ -30,7 +30,7 @@ from .lexical import (
 from .settings import Settings
 from .speakers import SpeakerDirectory
 from .store import Index
-from .text import clean_question, has_content, mostly_english, sentence_spans
+from .text import clean_question, has_content, mostly_english, sentence_spans, simplified
 from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval, Signals
 
 RRF_K = 60
@@ -76,10 +76,11 @@ class QuestionError(ValueError):
 
 
 def check_question(question: str, max_chars: int) -> tuple[str, str]:
-    """(cleaned question, notice) or QuestionError."""
+    """(cleaned question, notice) or QuestionError. Traditional characters become simplified (the documents'
+    script), so a question typed in either script is searched the same way."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    q = clean_question(question)
+    q = simplified(clean_question(question))
     if not q:
         raise QuestionError("the question is empty: ask something about the symposium, "
                             "e.g. 吕薇认为发展新质生产力的本质是什么？")

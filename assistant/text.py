@@ -48,6 +48,22 @@ def compact(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
 
+_T2S: list[Callable[[str], str]] = []
+
+
+def simplified(text: str) -> str:
+    """``text`` in simplified characters: traditional characters (Taiwan, Hong Kong) converted one for one by
+    OpenCC's t2s tables (character and phrase level, no regional vocabulary swaps such as 軟體→软件, which
+    also rewrite words a simplified text means as they are). Simplified text comes back as it was."""
+    if not any(is_cjk(c) for c in text):
+        return text
+    if not _T2S:  # loaded on first use (a few ms), not at import
+        from opencc import OpenCC
+
+        _T2S.append(OpenCC("t2s").convert)
+    return _T2S[0](text)
+
+
 def clean_question(q: str) -> str:
     """Drop control characters and collapse whitespace in a user's question."""
     q = "".join(c for c in q if not (unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t"))

@@ -219,3 +219,48 @@ def test_except_leaves_out_only_an_expert_named_alone(retriever, question, named
 
 def test_a_word_beginning_like_the_editors_note_is_not_it(retriever) -> None:
     assert not retriever.directory.find("按语义来说，新质生产力的本质是什么？").editor
+
+
+@pytest.mark.parametrize(("typed", "plain"), [
+    ("王蘊認為新質生產力的首要要素是什麼？", "王蕴认为新质生产力的首要要素是什么？"),
+    ("張輝怎麼看傳統產業和新興產業的關係", "张辉怎么看传统产业和新兴产业的关系"),
+    ("盛朝迅說我國接受高等教育的人口有多少", "盛朝迅说我国接受高等教育的人口有多少"),
+])
+def test_a_question_in_traditional_characters_is_searched_as_its_simplified_form(retriever, typed, plain) -> None:
+    """The documents are in simplified characters: a question typed in traditional ones (Taiwan, Hong Kong)
+    gets what the same question in simplified ones gets. Without the conversion the names are not routed and
+    the words are not in the index (the second question was refused: "張輝 is not one of the speakers")."""
+    a, b = retriever.search(typed), retriever.search(plain)
+    assert a.question == b.question == plain
+    assert a.speakers == b.speakers != () and [p.id for p in a.passages] == [p.id for p in b.passages]
+    assert a.confidence == b.confidence
+
+
+def test_simplified_text_is_left_as_it_is() -> None:
+    """Negative control for the conversion: every question of the gold sets and the seed itself come back
+    unchanged, and characters whose simplified form is themselves (著名, 乾坤, 后) are not rewritten."""
+    from assistant.text import simplified
+
+    gold = Path(__file__).parent / "gold"
+    questions = [json.loads(line)["question"] for name in ("calibration.jsonl", "test.jsonl")
+                 for line in (gold / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert [q for q in questions if simplified(q) != q] == []
+    seed = SEED.read_text(encoding="utf-8")
+    assert simplified(seed) == seed
+    assert simplified("著名学者，乾坤，之后") == "著名学者，乾坤，之后"
+    assert simplified("資訊與軟體產業") == "资讯与软体产业"  # characters only: no regional word swaps
+
+
+def test_an_answer_to_a_traditional_question_keeps_what_was_typed_and_says_how_it_was_read(seed_index) -> None:
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index)
+    first = a.ask("張輝怎麼看傳統產業？")
+    assert first.question == "張輝怎麼看傳統產業？" and first.interpreted == "张辉怎么看传统产业？"
+    assert first.decision != "refuse" and {c.passage.speaker for c in first.citations} == {"张辉"}
+    # a follow-up in traditional characters is resolved by the rules written in simplified ones (还有)
+    more = a.ask("還有嗎？", history=[(first.question, first)])
+    assert more.decision != "refuse" and {c.passage.speaker for c in more.citations} == {"张辉"}
+    assert not {c.passage.id for c in more.citations} & {c.passage.id for c in first.citations}
+    plain = a.ask("张辉怎么看传统产业？")
+    assert plain.interpreted == "" and plain.text == first.text
