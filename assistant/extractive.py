@@ -161,7 +161,7 @@ def _announcing_heading(passages: Sequence[Passage], by_rank: dict[int, list[tup
     for r, sents in by_rank.items():
         if passages[r].chunk.kind != "text":
             continue
-        for j, (i, s) in enumerate(sents):
+        for j, (_, s) in enumerate(sents):
             if _is_heading(s) and j + 1 < len(sents) and starts_item(sents[j + 1][1]) and score(s) >= best:
                 if found is None or score(s) > found[0]:
                     found = (score(s), r, j)

@@ -310,7 +310,7 @@ def _paragraphs(lines: list[_Line]) -> list[str]:
         end = (_ends_sentence(s) and w < 0.9 * full) or \
             (not _ends_sentence(s) and not s.endswith(_CONTINUES) and w < 0.7 * full and bool(nxt)) or \
             (bool(_ENUM_RE.match(nxt)) and _ends_sentence(s)) or \
-            (bool(_ENUM_RE.match(cur)) and not _ends_sentence(s) and bool(_ITEM_RE.match(nxt)))  # a heading, then its items
+            (bool(_ENUM_RE.match(cur)) and not _ends_sentence(s) and bool(_ITEM_RE.match(nxt)))  # heading, then items
         if end:
             paras.append(cur)
             cur = ""

@@ -30,8 +30,8 @@ _EXCEPT_RE = re.compile(
     r"|\b(?:besides|except(?: for)?|other than|apart from|aside from)\s+(.{2,80}?)(?=[,;?.]|\s(?:who|which|what|did|"
     r"does|do|has|have|also|talk\w*|discuss\w*|sa(?:y|id)|mention\w*|spoke|speak\w*|argue\w*|think\w*)\b|$)",
     re.IGNORECASE)
-_NAME_GLUE = re.compile(r"[\s,，、和与及跟同以外之外老师教授专家的]+|\b(?:and|or|the|professor|prof|dr|mr|ms)\b|['’]s\b",
-                        re.IGNORECASE)
+_NAME_GLUE = re.compile(r"[\s,，、和与及跟同以外之外老师教授专家的]+|\b(?:and|or|the|professor|prof|dr|mr|ms)\b"
+                        r"|['’]s\b", re.IGNORECASE)
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
 _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")

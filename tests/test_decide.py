@@ -44,7 +44,8 @@ def test_a_record_without_dates_refuses_nothing_for_a_year(tmp_path) -> None:
     from assistant.store import Index
 
     doc = tmp_path / "talk.md"
-    doc.write_text("## 赵明 | 某某大学 | 数据要素\n\n数据是新型生产要素，只有在使用中才能创造价值。\n", encoding="utf-8")
+    doc.write_text("## 赵明 | 某某大学 | 数据要素\n\n数据是新型生产要素，只有在使用中才能创造价值。\n",
+                   encoding="utf-8")
     settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
     index = Index(settings, HashEmbeddings())
     ingest(index, [doc])
