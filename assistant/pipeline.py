@@ -259,8 +259,9 @@ class Assistant:
         # documents' script, at every stage: follow-up rules, search, the answer's rules, the LLM's prompt
         typed = question
         if isinstance(question, str):  # anything else is the search's error to report
-            question = simplified(question)
-            history = [(simplified(q) if isinstance(q, str) else q, a) for q, a in history]
+            cap = 4 * self.settings.max_question_chars  # the search keeps max_question_chars of it
+            question = simplified(question[:cap]) + question[cap:]
+            history = [(simplified(q[:cap]) + q[cap:] if isinstance(q, str) else q, a) for q, a in history]
         query = self.condense(question, history)
         t_condense = (time.perf_counter() - t0) * 1000
         retrieval = self.retrieve(query, speakers)

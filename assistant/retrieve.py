@@ -80,7 +80,7 @@ def check_question(question: str, max_chars: int) -> tuple[str, str]:
     script), so a question typed in either script is searched the same way."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    q = simplified(clean_question(question))
+    q = clean_question(question)
     if not q:
         raise QuestionError("the question is empty: ask something about the symposium, "
                             "e.g. 吕薇认为发展新质生产力的本质是什么？")
@@ -90,7 +90,7 @@ def check_question(question: str, max_chars: int) -> tuple[str, str]:
     if len(q) > max_chars:
         notice = notices.QUESTION_CUT(length=len(q), limit=max_chars)
         q = q[:max_chars]
-    return q, notice
+    return simplified(q), notice
 
 
 class Retriever:
