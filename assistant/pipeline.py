@@ -30,7 +30,7 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
-from .text import compact, excerpts, mostly_english, other_language, sentence_spans, simplified
+from .text import clean_question, compact, excerpts, mostly_english, other_language, sentence_spans
 from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
@@ -158,8 +158,25 @@ class Assistant:
         return self.generator.name
 
     # ---------------------------------------------------------------- stage 1: condense
+    def _read(self, question: str, history: History | None) -> tuple[str, History]:
+        """The question and the chat's earlier questions in the documents' characters (a question typed in
+        traditional characters over a simplified record, or the other way round), so the follow-up rules,
+        the search, the answer's rules and an LLM's prompt all read the same words. Only what the search can
+        keep is converted (the converter's time grows with the text)."""
+        cap = 4 * self.settings.max_question_chars
+        read = self.retriever.read
+
+        def one(q: Any) -> Any:
+            if not isinstance(q, str):
+                return q  # not text: the search's error to report
+            q = clean_question(q)
+            return read(q[:cap]) + q[cap:]
+
+        return one(question), [(one(q), a) for q, a in (history or ())]
+
     def condense(self, question: str, history: History) -> Query:
         """The standalone query for a chat turn (see condense.py)."""
+        question, history = self._read(question, history)
         if not history:
             return Query(question)
         r = self.retriever
@@ -255,13 +272,8 @@ class Assistant:
     def _steps(self, question: str, history: History, speakers: Sequence[str],
                cancel: threading.Event) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
-        # a question (and the chat before it) typed in traditional characters is read in simplified ones, the
-        # documents' script, at every stage: follow-up rules, search, the answer's rules, the LLM's prompt
         typed = question
-        if isinstance(question, str):  # anything else is the search's error to report
-            cap = 4 * self.settings.max_question_chars  # the search keeps max_question_chars of it
-            question = simplified(question[:cap]) + question[cap:]
-            history = [(simplified(q[:cap]) + q[cap:] if isinstance(q, str) else q, a) for q, a in history]
+        question, history = self._read(question, history)
         query = self.condense(question, history)
         t_condense = (time.perf_counter() - t0) * 1000
         retrieval = self.retrieve(query, speakers)
@@ -271,7 +283,8 @@ class Assistant:
         generator = self.generator
         notice = notices.join(retrieval.notice, LANGUAGE_NOTICE if other_language(question) else "")
         interpreted = query.interpreted if query.interpreted and query.interpreted != question else ""
-        interpreted = interpreted or (question if question != typed else "")
+        if not interpreted and isinstance(typed, str) and question != clean_question(typed):
+            interpreted = retrieval.question  # read in the documents' characters: what was searched
 
         def finish(text: str, checks: Sequence[SentenceCheck], model: str, decided: Decision, first: float,
                    notes: str = "", model_text: str = "", messages: Sequence[dict[str, str]] = ()) -> Answer:

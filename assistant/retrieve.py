@@ -30,7 +30,7 @@ from .lexical import (
 from .settings import Settings
 from .speakers import SpeakerDirectory
 from .store import Index
-from .text import clean_question, has_content, mostly_english, sentence_spans, simplified
+from .text import clean_question, has_content, in_script, mostly_english, script_of, sentence_spans
 from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval, Signals
 
 RRF_K = 60
@@ -76,8 +76,7 @@ class QuestionError(ValueError):
 
 
 def check_question(question: str, max_chars: int) -> tuple[str, str]:
-    """(cleaned question, notice) or QuestionError. Traditional characters become simplified (the documents'
-    script), so a question typed in either script is searched the same way."""
+    """(cleaned question, notice) or QuestionError."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
     q = clean_question(question)
@@ -90,7 +89,7 @@ def check_question(question: str, max_chars: int) -> tuple[str, str]:
     if len(q) > max_chars:
         notice = notices.QUESTION_CUT(length=len(q), limit=max_chars)
         q = q[:max_chars]
-    return simplified(q), notice
+    return q, notice
 
 
 class Retriever:
@@ -112,6 +111,7 @@ class Retriever:
         self._year: int | None = None  # document_year, found on first use
         self._pinyin: dict[tuple[str, ...], str] | None = None
         self._pinyin_lock = threading.Lock()
+        self._script: str | None = None
 
     def _sounds(self) -> dict[tuple[str, ...], str]:
         """Words by their pinyin, the index's first (built once, on the first question typed in pinyin)."""
@@ -129,12 +129,32 @@ class Retriever:
                 seen.setdefault((c.speaker, c.affiliation, c.title), (c.source, c.section))
         return sorted(seen, key=lambda key: seen[key])
 
+    @property
+    def script(self) -> str:
+        """"simplified" or "traditional": the characters the index's text is written in (decided once, from
+        its first 20,000 characters)."""
+        if self._script is None:
+            sample, size = [], 0
+            for c in self.chunks:
+                sample.append(c.text)
+                size += len(c.text)
+                if size > 20000:
+                    break
+            self._script = script_of("".join(sample))
+        return self._script
+
+    def read(self, text: str) -> str:
+        """``text`` in the index's characters: a question typed in traditional characters (Taiwan, Hong Kong)
+        is searched in simplified ones when the documents are written so, and the other way round."""
+        return in_script(text, self.script)
+
     # ---------------------------------------------------------------- search
     def search(self, question: str, k: int | None = None, speakers: Sequence[str] = ()) -> Retrieval:
         k = k or self.settings.k
         if k < 1:
             raise QuestionError(f"k must be at least 1, got {k}")
         q, notice = check_question(question, self.settings.max_question_chars)
+        q = self.read(q)
         read_as_chinese = False
         if romanised_chinese(self.directory.strip_names(q)):  # typed in pinyin: searched in Chinese words
             named = self.directory.find(q).speakers

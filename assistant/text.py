@@ -48,25 +48,42 @@ def compact(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
 
-_T2S: list[Callable[[str], str]] = []
+_CONVERT: dict[str, Callable[[str], str]] = {}
+_OPENCC = {"simplified": "t2s", "traditional": "s2t"}
 
 
-def simplified(text: str) -> str:
-    """``text`` in simplified characters: traditional characters (Taiwan, Hong Kong) converted one for one by
-    OpenCC's t2s tables (character and phrase level, no regional vocabulary swaps such as 軟體→软件, which
-    also rewrite words a simplified text means as they are). Simplified text comes back as it was."""
-    if not any(is_cjk(c) for c in text):
+def in_script(text: str, script: str) -> str:
+    """``text`` in ``script`` ("simplified" or "traditional") by OpenCC's character and phrase tables (t2s,
+    s2t; no regional vocabulary swaps such as 軟體→软件: tw2sp also rewrites words a simplified text means
+    as they are, 核心→内核). Text already in that script comes back as it was, but for the few characters
+    that are both and that the tables convert outside their phrases (t2s: 乾 in 乾清宫, the surname 於)."""
+    if script not in _OPENCC or not any(is_cjk(c) for c in text):
         return text
-    if not _T2S:  # loaded on first use (a few ms), not at import
+    if script not in _CONVERT:  # loaded on first use (a few ms), not at import
         from opencc import OpenCC
 
-        _T2S.append(OpenCC("t2s").convert)
+        _CONVERT[script] = OpenCC(_OPENCC[script]).convert
     # the converter's time grows faster than the text (1 MB: 45 s), so it gets clause-sized pieces (a phrase
     # of its tables does not cross punctuation); time is then linear in the text
-    return "".join(_T2S[0](piece) for piece in _PIECE_RE.findall(text))
+    return "".join(_CONVERT[script](piece) for piece in _PIECE_RE.findall(text))
 
 
 _PIECE_RE = re.compile(r"[^。！？；，、,.!?;\s]{0,200}[。！？；，、,.!?;\s]?", re.DOTALL)
+
+
+def simplified(text: str) -> str:
+    return in_script(text, "simplified")
+
+
+def script_of(text: str) -> str:
+    """"traditional" when more than 1 in 20 of the text's Chinese characters change in simplified ones,
+    else "simplified" (a simplified text changes in almost none, a traditional one in a fifth or more)."""
+    cjk = [c for c in text if is_cjk(c)]
+    if not cjk:
+        return "simplified"
+    plain = simplified("".join(cjk))
+    changed = sum(a != b for a, b in zip(cjk, plain, strict=False)) + abs(len(plain) - len(cjk))
+    return "traditional" if changed > len(cjk) / 20 else "simplified"
 
 
 def clean_question(q: str) -> str:

@@ -170,7 +170,8 @@ def _speakers(engines: Engines, question: str, filter: str) -> tuple[tuple[str, 
     across experts, is searched as asked."""
     if not filter:
         return (), ""
-    mention = engines.get(None).retriever.directory.find(question)
+    retriever = engines.get(None).retriever
+    mention = retriever.directory.find(retriever.read(question))  # 張輝 names 张辉
     if mention.speakers and filter not in mention.speakers:
         who = "、".join(mention.speakers)
         return (), f"问题点名了 {who}：这次检索 {who} 的发言，没有按“只看 {filter}”筛选。"

@@ -262,8 +262,40 @@ def test_an_answer_to_a_traditional_question_keeps_what_was_typed_and_says_how_i
     more = a.ask("還有嗎？", history=[(first.question, first)])
     assert more.decision != "refuse" and {c.passage.speaker for c in more.citations} == {"张辉"}
     assert not {c.passage.id for c in more.citations} & {c.passage.id for c in first.citations}
+    # the chat's earlier question is read too: its topic goes to the next expert named
+    other = a.ask("那王蘊怎麼看？", history=[(first.question, first)])
+    assert "传统产业" in other.interpreted and {c.passage.speaker for c in other.citations} == {"王蕴"}
+    # the public condense/resolve (eval, calibrate) read the same way as ask
+    assert a.resolve("還有嗎？", [(first.question, first)])[1:] == a.resolve("还有吗？", [(first.question, first)])[1:]
+    assert a.resolve("還有嗎？", [(first.question, first)])[1] == ("张辉",)
     plain = a.ask("张辉怎么看传统产业？")
     assert plain.interpreted == "" and plain.text == first.text
+    assert a.ask("张辉怎么看传统产业？", history=None).text == plain.text  # no history given as None
+
+
+def test_a_record_in_traditional_characters_is_searched_in_them(tmp_path) -> None:
+    """The question goes to the documents' characters, whichever they are: a simplified question over a
+    record typed in traditional characters finds it as the traditional question does (and neither is
+    rewritten into simplified characters the record does not use)."""
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+    from assistant.store import Index
+
+    doc = tmp_path / "talk.md"
+    doc.write_text("## 趙明 | 某某大學 | 數據要素\n\n數據是新型生產要素，只有在使用中才能創造價值。"
+                   "數據要素市場需要統一的規則。\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
+    index = Index(settings, HashEmbeddings())
+    ingest(index, [doc])
+    r = Retriever(index, settings)
+    assert r.script == "traditional"
+    typed, plain = r.search("趙明怎麼看數據？"), r.search("赵明怎么看数据？")
+    assert typed.question == plain.question == "趙明怎麼看數據？" and typed.speakers == plain.speakers == ("趙明",)
+    a = Assistant(settings, index=index).ask("赵明怎么看数据？")
+    assert a.decision != "refuse" and a.interpreted == "趙明怎麼看數據？"
+    assert any("數據" in c.passage.text for c in a.citations)
 
 
 def test_a_huge_question_in_traditional_characters_is_answered_in_bounded_time(seed_index) -> None:
@@ -277,3 +309,4 @@ def test_a_huge_question_in_traditional_characters_is_answered_in_bounded_time(s
     t0 = time.perf_counter()
     answer = a.ask("張輝怎麼看傳統產業" * 120_000)  # about a megabyte
     assert time.perf_counter() - t0 < 20 and "2000" in answer.notice
+    assert answer.interpreted.startswith("张辉怎么看传统产业") and len(answer.interpreted) <= 2000  # what was searched

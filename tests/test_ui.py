@@ -147,6 +147,12 @@ def test_question_naming_another_expert_overrides_the_filter(engines) -> None:
     assert 'data-speaker="盛朝迅"' not in f.sources and "**只看" not in _answer(f)
 
 
+def test_a_name_typed_in_traditional_characters_overrides_the_filter_too(engines) -> None:
+    f = _ask(engines, "張輝如何看待傳統產業？", speaker="盛朝迅")
+    assert "问题点名了 张辉" in _answer(f) and 'data-speaker="张辉"' in f.sources
+    assert 'data-speaker="盛朝迅"' not in f.sources and "理解为" in _answer(f)
+
+
 def test_refusal_under_a_filter_says_so_and_shows_closest_passages(engines) -> None:
     f = _ask(engines, "张三怎么看新质生产力？", speaker="吕薇")
     a = f.turns[-1].answer
