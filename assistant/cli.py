@@ -152,6 +152,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 def _render_answer(a: Any) -> str:
     lines = [a.text]
+    if a.interpreted:  # as the UI says it: a follow-up made standalone, a question read in the record's characters
+        lines.append(f"（理解为：{a.interpreted}）")
     if a.notice:
         lines.append(f"（{a.notice}）")
     for c in a.citations:

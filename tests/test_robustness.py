@@ -755,3 +755,11 @@ def test_grounding_check_raises_nothing(fuzz_assistant, answer: str) -> None:
     passages = retriever.search(QUESTION).passages
     for check in check_answer(answer, passages, retriever.directory.experts):
         assert isinstance(check.verdict, str) and check.verdict
+
+
+def test_ask_prints_how_a_traditional_question_was_read(hash_index, capsys) -> None:
+    folder = hash_index.settings.index_dir
+    assert main(_args("ask", "--model", "extractive", "呂薇怎麼看人才？", folder=folder)) == 0
+    assert "（理解为：吕薇怎么看人才？）" in capsys.readouterr().out
+    assert main(_args("ask", "--model", "extractive", "吕薇怎么看人才？", folder=folder)) == 0
+    assert "理解为" not in capsys.readouterr().out
