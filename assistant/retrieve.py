@@ -104,6 +104,7 @@ class Retriever:
         self.by_id = {c.id: n for n, c in enumerate(self.chunks)}
         self.directory = SpeakerDirectory((c.speaker, c.affiliation) for c in self.chunks)
         self.tokenizer = Tokenizer(extra_words=self.directory.speakers)
+        self.directory.cut = self.tokenizer.cut
         self.bm25 = BM25Index([c.text for c in self.chunks], self.tokenizer)
         self.bigrams = BM25Index([c.text for c in self.chunks], self.tokenizer, analyze=char_bigrams)
         self._texts = [c.text.lower().replace(" ", "") for c in self.chunks]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
@@ -35,6 +35,11 @@ _NAME_GLUE = re.compile(r"[\s,，、和与及跟同以外之外老师教授专�
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
 _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")
+# what a student puts after a surname for a speaker (金教授, 盛主任, 吕老师): titles and honorifics in general use
+_TITLE_RE = re.compile(r"副?(?:老师|教授|主任|院长|所长|部长|理事长|研究员|博士|先生|女士|总|委员|专家|学者|经济师|"
+                       r"校长|书记|局长|处长|司长)")
+_COMPOUND_SURNAMES = frozenset("欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 "
+                               "西门 申屠 轩辕 呼延 澹台 公冶 太史 万俟 闻人 赫连 钟离 宗政 濮阳 淳于 单于 拓跋 百里".split())
 _ORG_ALIASES = {"北京大学": ("北大", "peking university"), "南京大学": ("南大",), "中国社会科学院": ("社科院",),
                 "国务院发展研究中心": ("国研中心",)}
 
@@ -89,6 +94,8 @@ class SpeakerDirectory:
             for org in self._orgs(self.affiliation[s]):
                 orgs.setdefault(org, set()).add(s)
         self._orgs_map = orgs
+        # words of a question (jieba's precise mode), for surname + title; the retriever passes its tokenizer's
+        self.cut: Callable[[str], list[str]] | None = None
 
     @property
     def experts(self) -> list[str]:
@@ -127,6 +134,7 @@ class SpeakerDirectory:
         out = text
         for w in who:
             out = out.replace(w, " ")
+            out = re.sub(re.escape(w[:2] if w[:2] in _COMPOUND_SURNAMES else w[:1]) + _TITLE_RE.pattern, " ", out)
             for form in sorted(self._pinyin.get(w, ()), key=len, reverse=True):
                 out = re.sub(re.escape(form).replace("\\ ", r"[\s\-]*"), " ", out, flags=re.IGNORECASE)
         return out
@@ -140,12 +148,45 @@ class SpeakerDirectory:
                 named.append(s)
         if len(named) < len(self.experts):
             named.extend(s for s, _ in self._homophones(compact_q) if s not in named)
+        named.extend(s for s in self._by_title(compact_q) if s not in named)
         if not named:
             for org, who in sorted(self._orgs_map.items(), key=lambda kv: -len(kv[0])):
                 if org in compact_q or (org.isascii() and f" {org} " in folded):
                     named.extend(w for w in self.experts if w in who and w not in named)
                     break
         return tuple(named)
+
+    def _by_title(self, compact_q: str) -> list[str]:
+        return list(dict.fromkeys(s for s, _ in self._titled(compact_q)))
+
+    def _titled(self, compact_q: str) -> list[tuple[str, str]]:
+        """(expert, the words that name them) for experts the question calls by surname and a title (金教授,
+        盛主任; 李老师 names both experts named 李, 李理事长 the one whose affiliation holds the title). The
+        surname must be a word of its own before the title (or one with it: 任教授), so 担任主任 and 黄金教授
+        name no one."""
+        surnames = {s: s[:2] if s[:2] in _COMPOUND_SURNAMES else s[0] for s in self.experts
+                    if len(s) >= 2 and all("\u4e00" <= c <= "\u9fff" for c in s)}
+        if not any(sn in compact_q for sn in surnames.values()) or not _TITLE_RE.search(compact_q):
+            return []
+        if self.cut is None:
+            import jieba
+
+            self.cut = jieba.lcut
+        words = self.cut(compact_q)
+        found: list[tuple[str, str]] = []
+        for i, w in enumerate(words):
+            for s, sn in surnames.items():
+                if w == sn and i + 1 < len(words) and _TITLE_RE.fullmatch(words[i + 1]):
+                    found.append((s, w + words[i + 1]))
+                elif w.startswith(sn) and len(w) > len(sn) and _TITLE_RE.fullmatch(w[len(sn):]):
+                    found.append((s, w))
+        for form in {f for _, f in found}:
+            same = [s for s, f in found if f == form]
+            title = form[len(surnames[same[0]]):]
+            held = [s for s in same if title.lstrip("副") in self.affiliation.get(s, "")]
+            if len(same) > 1 and held:
+                found = [(s, f) for s, f in found if f != form or s in held]
+        return found
 
     def _homophones(self, compact_q: str) -> list[tuple[str, str]]:
         """Experts whose name the question writes with other characters of the same sound (a typo an
@@ -189,7 +230,13 @@ class SpeakerDirectory:
         return folded if folded != _fold(out) else out
 
     def chinese_names(self, question: str, mention: Mention) -> str:
-        """The question with the Chinese names of experts it names in pinyin added (for lexical search)."""
+        """The question with the Chinese names of experts it names in pinyin added, and a surname with a
+        title (金教授) written as the name (金碚), so the title does not match the bylines (for search)."""
+        titled: dict[str, list[str]] = {}
+        for s, form in self._titled(re.sub(r"[\s\u3000]+", "", question)):
+            titled.setdefault(form, []).append(s)
+        for form, who in titled.items():
+            question = question.replace(form, " ".join(who))
         extra = " ".join(s for s in mention.speakers if s not in question)
         return f"{question} {extra}".strip()
 

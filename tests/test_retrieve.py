@@ -310,3 +310,30 @@ def test_a_huge_question_in_traditional_characters_is_answered_in_bounded_time(s
     answer = a.ask("張輝怎麼看傳統產業" * 120_000)  # about a megabyte
     assert time.perf_counter() - t0 < 20 and "2000" in answer.notice
     assert answer.interpreted.startswith("张辉怎么看传统产业") and len(answer.interpreted) <= 2000  # what was searched
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("金教授怎么看科学和技术？", ("金碚",)), ("盛主任怎么看产业基础", ("盛朝迅",)), ("任教授说数据是啥", ("任保平",)),
+    ("李理事长怎么看技术经济学", ("李开孟",)),  # the one of the two 李 whose affiliation holds the title
+    ("李老师怎么看", ("李平", "李开孟")),  # either could be meant: both are searched
+    ("他担任主任期间做了什么", ()), ("黄金教授是谁", ()),  # 任 and 金 inside a word name no one
+])
+def test_an_expert_called_by_surname_and_title_is_named(retriever, question, named) -> None:
+    """Students write 金教授 or 盛主任, not the full name; before, these named no one (盛主任 was answered from
+    李平's passages). The title is searched as the name, so it does not pull up the bylines by the title."""
+    r = retriever.search(question)
+    assert set(r.speakers) == set(named)
+    if named:
+        assert {p.speaker for p in r.passages} <= set(named)
+
+
+def test_a_run_of_ordinary_words_is_not_taken_for_a_person(seed_index) -> None:
+    """jieba tags 英文翻译 as a name (its dictionary says nr); a refusal then told a student that 英文翻译 is
+    not a speaker. Names are two or three characters, four with a compound surname."""
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index)
+    assert "not one of the speakers" not in a.ask("新质生产力的英文翻译是什么？").reason
+    for outsider in ("张三", "林毅夫", "欧阳明远"):  # still refused as people who did not speak
+        answer = a.ask(f"{outsider}怎么看新质生产力？")
+        assert answer.decision == "refuse" and "not one of the speakers" in answer.reason
