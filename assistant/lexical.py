@@ -90,10 +90,6 @@ def english_to_chinese(question: str, vocabulary: Container[str]) -> list[str]:
     return found
 
 
-# the common two-character (compound) Chinese surnames, for telling a four-character name from four words
-_COMPOUND_SURNAMES = frozenset("欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门 "
-                               "申屠 轩辕 呼延 澹台 公冶 太史 万俟 闻人 赫连 钟离 宗政 濮阳 淳于 单于 拓跋 百里".split())
-
 _LATIN_WORD = re.compile(r"[A-Za-zÜü]+")
 
 
@@ -234,7 +230,9 @@ class Tokenizer:
         list is left out: Chinese names are two or three characters (four with a compound surname, which
         the dictionary lists when common), and such runs are what the tagger's HMM guesses for an unknown
         stretch of ordinary words (英文翻译, 談會在哪; jieba's dictionary itself tags 英文翻译 and 一劳永逸 nr)."""
-        return [w for w in self.tagged(text, "nr") if len(w) <= 3 or (len(w) == 4 and w[:2] in _COMPOUND_SURNAMES)]
+        from .speakers import COMPOUND_SURNAMES
+
+        return [w for w in self.tagged(text, "nr") if len(w) <= 3 or (len(w) == 4 and w[:2] in COMPOUND_SURNAMES)]
 
     def places(self, text: str) -> list[str]:
         return self.tagged(text, "ns")

@@ -38,8 +38,10 @@ _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|�
 # what a student puts after a surname for a speaker (金教授, 盛主任, 吕老师): titles and honorifics in general use
 _TITLE_RE = re.compile(r"副?(?:老师|教授|主任|院长|所长|部长|理事长|研究员|博士|先生|女士|总|委员|专家|学者|经济师|"
                        r"校长|书记|局长|处长|司长)")
-_COMPOUND_SURNAMES = frozenset("欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 "
-                               "西门 申屠 轩辕 呼延 澹台 公冶 太史 万俟 闻人 赫连 钟离 宗政 濮阳 淳于 单于 拓跋 百里".split())
+# the common two-character (compound) Chinese surnames: 欧阳明远 is a name of four characters, not four words
+COMPOUND_SURNAMES = frozenset("欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 "
+                              "西门 申屠 轩辕 呼延 澹台 公冶 太史 万俟 闻人 赫连 钟离 宗政 濮阳 淳于 单于 "
+                              "拓跋 百里".split())
 _ORG_ALIASES = {"北京大学": ("北大", "peking university"), "南京大学": ("南大",), "中国社会科学院": ("社科院",),
                 "国务院发展研究中心": ("国研中心",)}
 
@@ -134,7 +136,7 @@ class SpeakerDirectory:
         out = text
         for w in who:
             out = out.replace(w, " ")
-            out = re.sub(re.escape(w[:2] if w[:2] in _COMPOUND_SURNAMES else w[:1]) + _TITLE_RE.pattern, " ", out)
+            out = re.sub(re.escape(w[:2] if w[:2] in COMPOUND_SURNAMES else w[:1]) + _TITLE_RE.pattern, " ", out)
             for form in sorted(self._pinyin.get(w, ()), key=len, reverse=True):
                 out = re.sub(re.escape(form).replace("\\ ", r"[\s\-]*"), " ", out, flags=re.IGNORECASE)
         return out
@@ -164,7 +166,7 @@ class SpeakerDirectory:
         盛主任; 李老师 names both experts named 李, 李理事长 the one whose affiliation holds the title). The
         surname must be a word of its own before the title (or one with it: 任教授), so 担任主任 and 黄金教授
         name no one."""
-        surnames = {s: s[:2] if s[:2] in _COMPOUND_SURNAMES else s[0] for s in self.experts
+        surnames = {s: s[:2] if s[:2] in COMPOUND_SURNAMES else s[0] for s in self.experts
                     if len(s) >= 2 and all("\u4e00" <= c <= "\u9fff" for c in s)}
         if not any(sn in compact_q for sn in surnames.values()) or not _TITLE_RE.search(compact_q):
             return []
