@@ -118,7 +118,10 @@ def _passage_json(p: Any) -> dict[str, Any]:
 
 def _questions(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.questions:
-        return list(iter_jsonl(args.questions))
+        found = list(iter_jsonl(args.questions))
+        if not found:
+            raise UserError(f"{args.questions}: no questions in it; give a JSONL file, one {{\"question\": …}} a line")
+        return found
     if not args.question:
         raise UserError("give a question, or --questions FILE.jsonl")
     return [{"id": "q", "question": " ".join(args.question)}]
@@ -173,6 +176,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .retrieve import QuestionError
 
     assistant = _assistant(args)
+    failed = 0
     for q in _questions(args):
         try:
             if args.json:
@@ -182,8 +186,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except QuestionError as e:
             if not args.json:
                 raise UserError(str(e)) from None
+            failed += 1
             _print_json({"id": q["id"], "question": q["question"], "error": str(e), "answer": "",
                          "abstained": True, "model": "", "citations": [], "sentences": [], "timings": {}})
+    if failed:  # as without --json: a question that cannot be searched is the caller's mistake
+        print(f"{failed} question(s) could not be searched (see \"error\")", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -524,7 +532,9 @@ def _printable(text: object) -> str:
 
 def iter_jsonl(path: str, what: str = "questions") -> Iterator[dict[str, Any]]:
     p = Path(path)
-    if not p.is_file():
+    if p.is_dir():
+        raise UserError(f"{path}: a folder, not a {what} file; give a JSONL file, one JSON object a line")
+    if not p.exists():
         raise UserError(f"{path}: no such {what} file")
     try:
         text = p.read_text(encoding="utf-8-sig")

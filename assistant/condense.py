@@ -21,12 +21,12 @@ from .types import Answer
 History = Sequence[tuple[str, "Answer | str"]]
 
 # a pronoun or an ellipsis that needs the conversation to be understood
-_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|and\b|what about|how about)|他|她|它|这位|该专家|此人|他们|她们|"
+_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|and\b|what about|how about)|他|她|它|佢|这位|该专家|此人|他们|她们|"
                         r"呢\s*[？?]?\s*$|\b(he|she|his|her|they|their|him)\b", re.IGNORECASE)
 _ELLIPTICAL = re.compile(r"^(那|那么|and\b|what about|how about)|呢\s*[？?]?\s*$|怎么看|咋看|怎么说|咋说|观点",
                          re.IGNORECASE)
 _MORE = re.compile(r"还|其他|另外|别的|更多|\belse\b|\bother\b|\bmore\b", re.IGNORECASE)
-_PLURAL = re.compile(r"他们|她们|他俩|两位|\bthey\b|\bboth\b", re.IGNORECASE)
+_PLURAL = re.compile(r"他们|她们|他俩|两位|佢哋|佢地|\bthey\b|\bboth\b", re.IGNORECASE)  # 佢(哋): Cantonese
 
 
 @dataclass(frozen=True)

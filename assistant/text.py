@@ -86,8 +86,13 @@ def script_of(text: str) -> str:
     return "traditional" if changed > len(cjk) / 20 else "simplified"
 
 
+_ESCAPE_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def clean_question(q: str) -> str:
-    """Drop control characters and collapse whitespace in a user's question."""
+    """Drop terminal escape sequences (ESC [ 31 m: their digits are no part of the question) and control
+    characters, and collapse whitespace in a user's question."""
+    q = _ESCAPE_RE.sub(" ", q)
     q = "".join(c for c in q if not (unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t"))
     return re.sub(r"\s+", " ", q).strip()
 

@@ -337,3 +337,20 @@ def test_a_run_of_ordinary_words_is_not_taken_for_a_person(seed_index) -> None:
     for outsider in ("张三", "林毅夫", "欧阳明远"):  # still refused as people who did not speak
         answer = a.ask(f"{outsider}怎么看新质生产力？")
         assert answer.decision == "refuse" and "not one of the speakers" in answer.reason
+
+
+def test_a_cantonese_pronoun_carries_the_expert_of_the_last_turn(seed_index) -> None:
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index)
+    first = a.ask("王蘊怎麼看傳統產業？")
+    text, speakers, _ = a.resolve("佢點睇數據？", [(first.question, first)])
+    assert speakers == ("王蕴",)
+    assert a.resolve("點睇數據？", [(first.question, first)])[1] == ()  # the control: no pronoun, no carry-over
+
+
+def test_which_year_states_no_year() -> None:
+    from assistant.claims import number_mentions
+
+    assert number_mentions("这次座谈会是哪一年开的？") == [] and number_mentions("哪两位专家提到了华为？") == []
+    assert [(n.value, n.unit) for n in number_mentions("一年增长了三倍")] == [("1", "年"), ("3", "倍")]

@@ -763,3 +763,31 @@ def test_ask_prints_how_a_traditional_question_was_read(hash_index, capsys) -> N
     assert "（理解为：吕薇怎么看人才？）" in capsys.readouterr().out
     assert main(_args("ask", "--model", "extractive", "吕薇怎么看人才？", folder=folder)) == 0
     assert "理解为" not in capsys.readouterr().out
+
+
+def test_ask_exits_2_for_a_question_it_cannot_search_with_or_without_json(hash_index, tmp_path, capsys) -> None:
+    folder = hash_index.settings.index_dir
+    assert main(_args("ask", "--model", "extractive", "😀", folder=folder)) == 2
+    assert main(_args("ask", "--model", "extractive", "--json", "😀", folder=folder)) == 2
+    captured = capsys.readouterr()
+    assert '"error"' in captured.out and "could not be searched" in captured.err
+    assert main(_args("ask", "--model", "extractive", "--json", QUESTION, folder=folder)) == 0  # the control
+
+
+def test_questions_given_as_a_folder_or_an_empty_file_are_named_as_such(hash_index, tmp_path, capsys) -> None:
+    folder = hash_index.settings.index_dir
+    assert main(_args("ask", "--model", "extractive", "--questions", str(tmp_path), folder=folder)) == 2
+    assert "a folder, not a questions file" in capsys.readouterr().err
+    (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
+    assert main(_args("ask", "--model", "extractive", "--questions", str(tmp_path / "empty.jsonl"),
+                      folder=folder)) == 2
+    assert "no questions in it" in capsys.readouterr().err
+
+
+def test_a_terminal_escape_sequence_is_no_part_of_the_question() -> None:
+    """ESC [ 31 m (red) left "31" behind, which matched a passage's "1 月 31 日"."""
+    from assistant.text import clean_question
+
+    assert clean_question("\x01\x02\x1b[31m") == ""
+    assert clean_question("王蕴\x1b[1;32m怎么看\x1b[0m数据").replace(" ", "") == "王蕴怎么看数据"
+    assert clean_question("31 是什么") == "31 是什么"  # a number typed is kept
