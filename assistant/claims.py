@@ -336,7 +336,8 @@ def number_mentions(text: str) -> list[Number]:
         else:
             value = ("第" if ordinal else "") + fmt_number(v)
         # 统一/唯一/之一 are words; 哪一年/哪两位 ask for a number and state none
-        if digits in ("万", "亿", "千", "百", "十") or text[max(0, m.start() - 1):m.start()] in ("统", "唯", "之", "哪"):
+        before = text[m.start() - 1] if m.start() else ""
+        if digits in ("万", "亿", "千", "百", "十") or (before and before in "统唯之哪"):
             continue
         found.append(Number(value, unit, m.start(), m.end(), ordinal))
     for m in re.finditer(rf"第([{_CN}]+)", text):
