@@ -144,6 +144,21 @@ class Retriever:
             self._script = script_of("".join(sample))
         return self._script
 
+    def _about_the_content(self, query: str, speaker: str) -> str:
+        """The search text for a question about what one named expert said: without the name (and title,
+        affiliation) when the rest matches words of the expert's statement. Only that expert's passages are
+        searched, and of them only the byline holds the name, so the name put the byline first whatever was
+        asked (calibration half: the answering passage first 0.551 -> 0.720 of questions, key terms 0.802 ->
+        0.804). A question about the person (吕薇在哪上班的) matches nothing of the statement and keeps the name,
+        which finds the byline."""
+        rest = self.directory.strip_names(query)
+        words = self.tokenizer.tokens(rest) if has_content(rest) else []
+        if not words:
+            return query
+        scores = self.bm25.scores(words)
+        statement = (n for n, c in enumerate(self.chunks) if c.speaker == speaker and c.kind == "text")
+        return rest if any(scores[n] > 0 for n in statement) else query
+
     def read(self, text: str) -> str:
         """``text`` in the index's characters: a question typed in traditional characters (Taiwan, Hong Kong)
         is searched in simplified ones when the documents are written so, and the other way round."""
@@ -168,6 +183,8 @@ class Retriever:
         if not allowed and mention.editor and not mention.across and EDITORIAL_SPEAKER in self.directory.speakers:
             allowed = (EDITORIAL_SPEAKER,)  # "编者按里说……": the editors' text is the source asked about
         query = self.directory.chinese_names(q, mention)
+        if len(mention.speakers) == 1 and tuple(allowed) == mention.speakers and not mention.across:
+            query = self._about_the_content(query, mention.speakers[0])
         # "除了任保平，还有谁……": the experts the question leaves out are not searched
         out = tuple(s for s in mention.excluded if s not in allowed)
         pool = [n for n, c in enumerate(self.chunks) if (not allowed or c.speaker in allowed) and c.speaker not in out]

@@ -354,3 +354,18 @@ def test_which_year_states_no_year() -> None:
 
     assert number_mentions("这次座谈会是哪一年开的？") == [] and number_mentions("哪两位专家提到了华为？") == []
     assert [(n.value, n.unit) for n in number_mentions("一年增长了三倍")] == [("1", "年"), ("3", "倍")]
+
+
+@pytest.mark.parametrize("question", ["金碚觉得科学和技术有啥不一样", "王蕴说新质生产力的第一要素是啥",
+                                      "王主任说新质生产力的第一要素是啥"])
+def test_a_question_about_what_an_expert_said_ranks_the_statement_before_the_byline(retriever, question) -> None:
+    """Only the named expert's passages are searched, and of them only the byline holds the name: searched with
+    the name, the byline came first whatever was asked."""
+    r = retriever.search(question)
+    assert r.passages[0].chunk.kind == "text" and len(set(r.speakers)) == 1
+
+
+def test_a_question_about_the_person_still_finds_the_byline(retriever) -> None:
+    """The control: nothing of the statement matches 在哪上班, so the name stays and finds the byline."""
+    r = retriever.search("吕薇在哪上班的")
+    assert r.passages[0].chunk.kind == "profile" and r.passages[0].speaker == "吕薇"
