@@ -226,10 +226,9 @@ class Tokenizer:
         return self._jieba.lcut(text, HMM=True)
 
     def people(self, text: str) -> list[str]:
-        """Words tagged as a person's name. A run of four characters or more that jieba's dictionary does not
-        list is left out: Chinese names are two or three characters (four with a compound surname, which
-        the dictionary lists when common), and such runs are what the tagger's HMM guesses for an unknown
-        stretch of ordinary words (英文翻译, 談會在哪; jieba's dictionary itself tags 英文翻译 and 一劳永逸 nr)."""
+        """Words tagged as a person's name, two or three characters long, or four with a compound surname
+        (欧阳明远): longer runs are what the tagger guesses for a stretch of ordinary words (英文翻译, 談會在哪;
+        jieba's dictionary itself tags 英文翻译 and 一劳永逸 nr, so it cannot vouch for them)."""
         from .speakers import COMPOUND_SURNAMES
 
         return [w for w in self.tagged(text, "nr") if len(w) <= 3 or (len(w) == 4 and w[:2] in COMPOUND_SURNAMES)]

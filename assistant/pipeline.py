@@ -176,7 +176,10 @@ class Assistant:
 
     def condense(self, question: str, history: History) -> Query:
         """The standalone query for a chat turn (see condense.py)."""
-        question, history = self._read(question, history)
+        return self._condense(*self._read(question, history))
+
+    def _condense(self, question: str, history: History) -> Query:
+        """``condense`` of a question and history already in the documents' characters (``_read``)."""
         if not history:
             return Query(question)
         r = self.retriever
@@ -274,7 +277,7 @@ class Assistant:
         t0 = time.perf_counter()
         typed = question
         question, history = self._read(question, history)
-        query = self.condense(question, history)
+        query = self._condense(question, history)
         t_condense = (time.perf_counter() - t0) * 1000
         retrieval = self.retrieve(query, speakers)
         decision = self.decide(retrieval, speakers)

@@ -150,16 +150,15 @@ class SpeakerDirectory:
                 named.append(s)
         if len(named) < len(self.experts):
             named.extend(s for s, _ in self._homophones(compact_q) if s not in named)
-        named.extend(s for s in self._by_title(compact_q) if s not in named)
+        for s, _ in self._titled(compact_q):
+            if s not in named:
+                named.append(s)
         if not named:
             for org, who in sorted(self._orgs_map.items(), key=lambda kv: -len(kv[0])):
                 if org in compact_q or (org.isascii() and f" {org} " in folded):
                     named.extend(w for w in self.experts if w in who and w not in named)
                     break
         return tuple(named)
-
-    def _by_title(self, compact_q: str) -> list[str]:
-        return list(dict.fromkeys(s for s, _ in self._titled(compact_q)))
 
     def _titled(self, compact_q: str) -> list[tuple[str, str]]:
         """(expert, the words that name them) for experts the question calls by surname and a title (金教授,
