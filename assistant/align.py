@@ -43,25 +43,38 @@ def _forms(text: str, entity: bool) -> tuple[str, tuple[str, ...], frozenset[str
             tuple(c for c in t if c.isalnum()))
 
 
+def _abbreviated(short: str, words: set[str]) -> bool:
+    """True if a word of the passage is at least twice as long and holds the name's characters in order."""
+    if not 2 <= len(short) <= 3 or not all("\u3400" <= c <= "\u9fff" for c in short):
+        return False
+    pattern = re.compile(".*?".join(map(re.escape, short)))
+    return any(len(x) >= 2 * len(short) and pattern.search(x) for x in words)
+
+
 def match(w: claims.Word, fold: str, words: set[str]) -> str:
     """How a claim word is found in a stretch of passage text: exact, synonym, chars, related, or ""."""
     t, syn, single, chars = _forms(w.text, w.entity)
     if t in fold:
         return "exact"
     if w.entity:
-        return ""  # names match exactly
+        # names match exactly, or as their abbreviation: the name's characters in order in one word of the passage at least twice as long (二战 for 第二次世界大战)
+        return "abbreviation" if _abbreviated(t, words) else ""
     if any(x in fold for x in syn) or single & words \
             or any(lexicon.abbreviates(t, x) or lexicon.abbreviates(x, t) for x in words):
         return "synonym"
     if len(t) > 1 and claims.is_negator(t[0]) and w.text not in lexicon.known_words():  # 未获: 获, negated
         return match(claims.Word(w.text[1:], w.pos, w.start), fold, words)
+    if len(t) > 3 and t[-2:] in claims.POST_NEGATORS and w.text not in lexicon.known_words():  # 解决不了: 解决
+        return match(claims.Word(w.text[:-2], w.pos, w.start), fold, words)
     if len(chars) >= 2 and sum(c in fold for c in chars) >= max(2, -(-2 * len(chars) // 3)):
         if w.noun and len(t) >= 3 and t[-2:] in fold and t[:2] not in fold and t[0] not in fold \
                 and claims.dictionary_word(t[:2]):
             return ""  # the same head with another modifier (国有企业 / 民营企业): another thing of the kind
         return "chars"  # most of its characters: a recombination of the passage's morphemes
-    if not w.noun and lexicon.classes(w.text) and any(lexicon.related(w.text, x) for x in words):
-        return "related"  # a verb or adjective of the same small class; for nouns that is another thing
+    if not w.noun and lexicon.classes(w.text) and any(
+            lexicon.related(w.text, x) and lexicon.polarity(w.text) * lexicon.polarity(x) >= 0 for x in words):
+        return "related"  # a verb or adjective of the same small class, not of the other direction (快 for 低); for
+        # nouns that is another thing
     return ""
 
 
@@ -279,23 +292,30 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
     给, 比) between them in both: the roles are swapped (A 引领 B is not B 引领 A; 从 A 到 B is not 从 B 到 A)."""
     if any(w.text in ("被", "受", "让") for w in (*ws, *wwords)):
         return  # a passive turns the order round
-    first: dict[str, int] = {}
+    at: dict[str, list[int]] = {}
     for k, w in enumerate(wwords):
-        first.setdefault(w.text, k)
+        at.setdefault(w.text, []).append(k)
     for w in ws:  # 科学技术 in the claim where the passage writes 科技, and the reverse
-        if w.text not in first:
-            at = [k for k, x in enumerate(wwords) if lexicon.abbreviates(w.text, x.text)
+        if w.text not in at:
+            ks = [k for k, x in enumerate(wwords) if lexicon.abbreviates(w.text, x.text)
                   or lexicon.abbreviates(x.text, w.text)]
-            if at:
-                first[w.text] = at[0]
-    seq = [(i, w, first[w.text]) for i, w in enumerate(ws) if w.text in first and w.content and w.noun]
-    for x, (i, a, pa) in enumerate(seq):
-        for j, b, pb in seq[x + 1:]:
-            if a.text == b.text or pb > pa:
-                continue
+            if ks:
+                at[w.text] = ks
+    seq = [(i, w, at[w.text]) for i, w in enumerate(ws) if w.text in at and w.content and w.noun]
+    for x, (i, a, pas) in enumerate(seq):
+        for j, b, pbs in seq[x + 1:]:
+            if a.text == b.text or any(pa < pb for pa in pas for pb in pbs):
+                continue  # the passage has them in this order too (somewhere in the clause)
+            pa, pb = pas[0], max((k for k in pbs if k < pas[0]), default=-1)
+            if pb < 0:
+                continue  # both stand for one word of the passage (科技 / 科学技术)
             mine = {w.text for w in ws[i + 1:j] if (w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
                     or (len(w.text) > 1 and w.text[-1] in "到向")}  # 渗透到, 转向: a verb with its direction
             theirs = {w.text for w in wwords[pb + 1:pa]}
+            if "的" in {w.text for w in ws[i + 1:j]} and theirs & {w.text for w in ws[:i]}:
+                continue  # a relative clause: "进入生产函数的…要素" is 要素 进入 函数, the passage's order
+            if any(w[-1] in "到向" for w in mine) and theirs & {"到", "向"}:
+                mine |= theirs & {"到", "向"}  # 从 A 走向 B against 从 B 到 A: the same frame turned round
             if mine & theirs:
                 f.append(f"swaps {a.text!r} and {b.text!r} around {sorted(mine & theirs)[0]!r} "
                               "against the cited passage")
@@ -340,9 +360,12 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str 
             continue  # "其重要标志是…": the passage's subject is a pronoun
         said_left = "".join(w.text for w in pl)
         lf0, rf0 = claims.fold(said_left), claims.fold("".join(w.text for w in pr))
-        if all(claims.fold(w.text) in rf0 for w in left if w.content) \
-                and all(claims.fold(w.text) in lf0 for w in right if w.content):
-            continue  # the identity turned round whole (X 的第一要素是 Y / Y 是 X 的第一要素): the same claim
+        lc, rc = [claims.fold(w.text) for w in left if w.content], [claims.fold(w.text) for w in right if w.content]
+        if lc and rc and all(w in rf0 or w not in lf0 for w in lc) and all(w in lf0 or w not in rf0 for w in rc) \
+                and any(w in rf0 for w in lc) and any(w in lf0 for w in rc):
+            # the identity turned round whole (X 的第一要素是 Y / Y 是 X 的首要要素): the same claim; a word on
+            # neither side (首要 for 第一) is the word check's to judge
+            continue
         subject = claim[a:a + left[-1].start + len(left[-1].text)]  # the clause up to its subject's last word
         coordinated = bool(re.search(r"[和与及、]|以及|都|均", subject))
         nouns = [w for w in left if w.noun]

@@ -30,7 +30,9 @@ from .lexicon import synonym_groups as _synonym_groups
 # negators of Chinese (as jieba cuts them); "不断" "不少" "不同" "无数" are single words, not negations
 NEGATORS = frozenset("不 没 没有 未 无 非 否 勿 莫 别 并非 不是 不再 不能 不可 不会 不必 不用 不得 不要 不应 "
                      "无需 无须 无法 无从 未能 未曾 尚未 从未 并未 绝非 决不 绝不 毫无 难以 不宜 缺乏 缺少 "
-                     "欠缺 缺失".split())
+                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得".split())
+# a negated potential complement after its verb (替代不了, 做不到: "cannot"), which negates the word before it
+POST_NEGATORS = frozenset("不了 不到 不成 不动 不起 不住".split())
 # a contrast ends the scope of a negation: "不是忽视，而是改造" negates only 忽视
 _SCOPE_END = frozenset("而是 而 但 但是 却 反而 而且 以及".split())
 # attribution framing: who said it is checked apart, so these are not claims
@@ -105,12 +107,14 @@ class Word:
     @cached_property
     def content(self) -> bool:
         w = self.text
-        if w in FUNCTION or w in FRAMING or w in NEGATORS or w in COMPARATIVES:
+        if w in FUNCTION or w in FRAMING or w in NEGATORS or w in POST_NEGATORS or w in COMPARATIVES:
             return False
         if self.pos.startswith("m") or self.pos == "x" or not self.pos.startswith(_CONTENT_POS):
             return False
         if len(w) == 2 and w[0] in FUNCTION and w[1] in FUNCTION and w not in known_words():
             return False  # 应为, 可为: two function characters
+        if len(w) == 2 and w[1] in "的地得" and not dictionary_word(w):
+            return False  # 网络化地 cut as 网络/化地: a suffix and a particle, no word
         return len(w) > 1 or self.pos.startswith(("a", "eng"))
 
     @cached_property
@@ -118,7 +122,8 @@ class Word:
         """A name: Latin letters, or tagged a person/place/organisation and not a common word of the thesaurus."""
         if re.search(r"[A-Za-z]", self.text):
             return True
-        return self.pos.startswith(ENTITY_POS) and self.text not in _synonym_groups()
+        return self.pos.startswith(ENTITY_POS) and self.text not in _synonym_groups() \
+            and not lexicon.never_nominal(self.text)
 
     @cached_property
     def noun(self) -> bool:
@@ -170,7 +175,7 @@ def clauses(text: str) -> list[tuple[int, int]]:
 
 def is_negator(word: str) -> bool:
     """不/没有/无法/未能/不再 …: a negator (不断, 不同, 无数, 非常 are words of their own)."""
-    return word in NEGATORS or (len(word) == 2 and word[0] in "不没未无非" and word[1] in _MODAL)
+    return word in NEGATORS or word in POST_NEGATORS or (len(word) == 2 and word[0] in "不没未无非" and word[1] in _MODAL)
 
 
 _MODAL = "能有曾会可要必用需须法得应该是再"  # 不能, 没有, 未曾, 无法, 不应, 不再: a negator and a modal
@@ -180,10 +185,15 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
     """For each content word of one clause: {True} if negated, {False} if stated, {True, False} if it
     follows a negated word in the same scope ("不追求功利": 功利 may or may not be what is denied). A
     negator governs the next content word (并没有什么核心技术, 不可忽视); 无法解释 and 未获 count as 解释,
-    获 negated. The scope ends at the clause end or a contrast (而是, 但)."""
+    获 negated, and so do 替代不了 and 解决不了 (a negated potential complement) for 替代 and 解决. The scope ends at the clause end or a contrast (而是, 但)."""
     out: dict[str, set[bool]] = {}
     state = 0  # 0 plain, 1 a negator waits for its word, 2 after the negated word
+    last = ""
     for w in ws:
+        if w.text in POST_NEGATORS:
+            if last and state != 1:
+                out[last] = {True}  # 替代不了: 替代, negated
+            continue
         if w.text in _SCOPE_END:
             state = 0
         elif is_negator(w.text) or (w.pos == "h" and w.text == "非"):
@@ -194,7 +204,10 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
                 if len(w.text) > k and is_negator(w.text[:k]) and w.text not in known_words():
                     base, neg = w.text[k:], True
                     break
+            if len(w.text) > 3 and w.text[-2:] in POST_NEGATORS and w.text not in known_words():
+                base, neg = w.text[:-2], True  # 解决不了: 解决, negated
             out.setdefault(base, set()).update({True, False} if state == 2 and not neg else {neg})
+            last = base
             state = 2 if neg or state == 2 else 0
     return out
 
@@ -333,6 +346,8 @@ def number_mentions(text: str) -> list[Number]:
             value = digits
         elif v == 1 and not ordinal and unit not in ("倍", "年", "月", "日", "世纪"):
             continue  # 一个/一种 is an article, not a count
+        elif unit == "成" and not ordinal and v < 10:
+            value = f"{fmt_number(v * 10)}%"  # 三成: three tenths, 30%
         else:
             value = ("第" if ordinal else "") + fmt_number(v)
         # 统一/唯一/之一 are words; 哪一年/哪两位 ask for a number and state none

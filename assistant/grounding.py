@@ -98,7 +98,12 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
     f: list[str] = []
     matched = total = 0
     all_words = claims.words(claims.strip_structure(claim))
+    speakers = {p.speaker for p in cited}
+    counted: set[int] = set()  # where the noun of a count of the cited speakers starts (两位|专家)
     for n in claims.number_mentions(claim):
+        if n.unit in ("位", "名", "人") and len(speakers) > 1 and n.value == str(len(speakers)):
+            counted.add(n.end)  # "两位专家都…" over two experts' passages: the count is of the speakers cited
+            continue
         if n.value not in source_numbers:
             f.append(f"number not in the cited passage: {claim[n.start:n.end]}")
     align.number_swaps(claim, clause_objs, f)
@@ -119,17 +124,36 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
         span = align.align(content, hits, clause_objs, extra) if content else None
         window = clause_objs[span[0]:span[1] + 1] if span else []
         wwords = [w for c in window for w in c.words]
-        missing = [w for w in content if not hits[id(w)] and claims.fold(w.text) not in source_fold]
+        missing = [w for w in content if not hits[id(w)] and claims.fold(w.text) not in source_fold
+                   and w.start - 1 not in counted and w.start not in counted]
         here = sum(1 for w in content if span and any(span[0] <= k <= span[1] for k in hits[id(w)]))
         allowed = max(1, len(content) // 3)
+        # a word of degree the passage does not have, where every character of degree the aligned clauses add
+        # goes the other way (增长快 against 增长率低, 强劲 against 减弱): a direction flipped in other words
+        degrees = {lexicon.polarity(ch) for c in window for ch in c.text if ch not in claim[a:b]} - {0}
+        for w in content:
+            way = lexicon.polarity(w.text)
+            if way and degrees == {-way} and claims.fold(w.text) not in source_fold:
+                where = next(ch for c in window for ch in c.text if ch not in claim[a:b] and lexicon.polarity(ch))
+                f.append(f"says {w.text!r} where the cited passage says {where!r}")
+                break
         for w in missing:
             # a paraphrase may bring a few words of its own into a clause the passage otherwise backs (交由, 旨在,
             # a shell noun such as 途径; a word of change or degree only if it shares a character with one of the
             # clause, 深化 for 深度): never a name or another noun (服务业 for 制造业), never more than a third
             near = [x for x in wwords if x.content and x.text != w.text and set(x.text) & set(w.text)]
+            if claim[a:b].strip() == w.text and lexicon.discourse(w.text):
+                continue  # "李平回忆，…", "说到底，…": a clause that frames the next one and claims nothing
+            # a word of change or degree the passage says another way, in the same direction (走高 for 上升, 增长慢
+            # for 增长率低): the aligned clauses' characters of degree that the claim's clause lacks all go that way
+            way = lexicon.polarity(w.text)
+            same_way = way != 0 and degrees == {way}
+            if w.text[-1] in "向到" and "从" in claim[a:w.start] \
+                    and any(re.search("从.+到", c.text) for c in window):
+                continue  # "从创意走向产品" for "从创意到产品": a verb of reaching in the same 从…到 frame
             if w.entity or len(missing) > allowed or here < len(missing) \
-                    or (w.noun and not lexicon.shell_noun(w.text)) \
-                    or (lexicon.directional(w.text) and not near):
+                    or (w.noun and not lexicon.shell_noun(w.text) and not lexicon.generic_people(w.text)) \
+                    or (lexicon.directional(w.text) and not near and not same_way):
                 f.append(f"{w.text!r} is not in the cited passage")
         if not window or span is None:
             continue

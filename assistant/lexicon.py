@@ -108,6 +108,35 @@ def synonym_words() -> dict[int, tuple[str, ...]]:
     return {g: tuple(ws) for g, ws in out.items()}
 
 
+_UP, _DOWN = "多大高强快长深重增升涨优好", "少小低弱慢短浅轻减降跌劣坏"
+
+
+def polarity(word: str) -> int:
+    """+1 for a word of more, higher or faster (上升, 走高, 加快), -1 for less, lower or slower (慢, 减弱, 低),
+    0 if it says neither or both (增长率低)."""
+    up, down = any(c in _UP for c in word), any(c in _DOWN for c in word)
+    return 1 if up and not down else -1 if down and not up else 0
+
+
+def discourse(word: str) -> bool:
+    """A verb of thinking or remembering (Cilin Gb: 认为, 回忆), of saying (Hi12–Hi16: 坦言, 指出), or a
+    discourse adverb (K: 说到底, 总之): alone in a clause, it frames what follows without claiming anything."""
+    return any(c.startswith(("Gb", "Hi12", "Hi13", "Hi14", "Hi15", "Hi16", "K")) for c in _cilin()[1].get(word, ()))
+
+
+def generic_people(word: str) -> bool:
+    """People in general (Cilin Aa01: 人们, 大家, 众人), which a paraphrase adds as the holder of an
+    understanding or a need without naming anyone."""
+    return any(c.startswith("Aa01") for c in _cilin()[1].get(word, ()))
+
+
+def never_nominal(word: str) -> bool:
+    """The thesaurus knows the word, and only as a verb, an adjective, a state or a function word (扎根, which
+    jieba's dictionary tags as a place name): not a name."""
+    codes = _cilin()[1].get(word, ())
+    return bool(codes) and all(c[0] in "EFGHIJKL" for c in codes)
+
+
 def shell_noun(word: str) -> bool:
     """An abstract "shell" noun (问题, 方面, 方式, 途径, 路径, 因素, 过程, 作用: one of its senses in Cilin's
     Da, Db, Dd, Dg classes, none a person or thing), which a paraphrase adds around a claim without adding one."""

@@ -109,9 +109,9 @@ def test_the_halves_do_not_regress() -> None:
     half), so that a change that makes either half worse fails. The calibration half is what the rules were
     written against; the test half is read only through these totals."""
     flagged, caught = totals(category_table("calibration"))
-    assert flagged <= 0.075 and caught >= 0.98, ("calibration", flagged, caught)
+    assert flagged <= 0.05 and caught >= 0.98, ("calibration", flagged, caught)
     flagged, caught = totals(category_table("test"))
-    assert flagged <= 0.185 and caught >= 0.91, ("test", flagged, caught)
+    assert flagged <= 0.14 and caught >= 0.92, ("test", flagged, caught)
 
 
 def test_naive_bigram_checker_fails_the_same_bar() -> None:
@@ -416,7 +416,7 @@ def test_partly_cited_answer_gets_only_the_missing_markers() -> None:
 
 
 def _print_tables() -> None:  # pragma: no cover - the report's command
-    for half in ("calibration", "test", "fresh", "heldout"):
+    for half in ("calibration", "test", "fresh", "fresh2", "heldout"):
         table = category_table(half)
         print(f"\n{half} {'half' if half in ('calibration', 'test') else 'set'} "
               f"({sum(n for n, _ in table.values())} pairs)")
@@ -436,3 +436,80 @@ def _print_tables() -> None:  # pragma: no cover - the report's command
 
 if __name__ == "__main__":  # pragma: no cover
     _print_tables()
+
+
+# ------------------------------------------------------------------ paraphrase forms (session 8), each with its control
+
+
+def test_a_clause_that_only_says_who_remembers_frames_the_claim() -> None:
+    p = _p("周明", "早在十年前我们就提出了城乡融合的问题。")
+
+    def verdict(sentence: str) -> str:
+        return check_sentence(sentence, (1,), [p], ["周明"]).verdict
+
+    assert verdict("周明回忆，早在十年前他们就提出了城乡融合的问题。[1]") == SUPPORTED
+    assert verdict("说到底，早在十年前周明他们就提出了城乡融合的问题。[1]") == SUPPORTED
+    # the controls: a one-word clause that is a claim (a company), and a frame the claim does not have alone
+    assert verdict("周明以联想为例，早在十年前他们就提出了城乡融合的问题。[1]") == UNSUPPORTED
+    assert verdict("周明回忆起城乡融合，早在十年前他们就提出了城乡融合的问题。[1]") == SUPPORTED
+    assert verdict("周明回忆起乡村振兴，早在十年前他们就提出了城乡融合的问题。[1]") == UNSUPPORTED
+
+
+def test_a_word_of_degree_said_another_way_in_the_same_direction() -> None:
+    p = _p("甲", "目前要素成本上升,传统产业增长率低、创新较少。")
+    assert _verdict("甲指出要素成本走高。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲指出传统产业增长慢、创新少。[1]", p).verdict == SUPPORTED
+    rising = _p("甲", "目前要素成本上升,人口老龄化。")
+    assert _verdict("甲指出要素成本走高。[1]", rising).verdict == SUPPORTED
+    assert _verdict("甲指出要素成本下降。[1]", rising).verdict == UNSUPPORTED  # the other direction
+    assert _verdict("甲指出传统产业增长快、创新少。[1]", p).verdict == UNSUPPORTED
+
+
+def test_a_name_may_be_its_abbreviation_but_not_another_name() -> None:
+    p = _p("甲", "美国主导着第二次世界大战以来的国际经济秩序。")
+    assert _verdict("甲指出美国主导着二战以来的国际经济秩序。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲指出美国主导着一战以来的国际经济秩序。[1]", p).verdict == UNSUPPORTED
+
+
+def test_a_negated_potential_complement_is_a_negation() -> None:
+    p = _p("甲", "传统产业不可能在短期内被替代,靠部署规划已无法解决。")
+    assert _verdict("甲认为传统产业短期内替代不了。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为靠部署规划已经解决不了。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为传统产业短期内可以替代。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲认为靠部署规划已经能够解决。[1]", p).verdict == UNSUPPORTED
+    q = _p("甲", "科学技术并不必然能够形成现实生产力。")
+    assert _verdict("甲认为科学技术并不一定能够形成现实生产力。[1]", q).verdict == SUPPORTED
+    assert _verdict("甲认为科学技术一定能够形成现实生产力。[1]", q).verdict == UNSUPPORTED
+
+
+def test_tenths_are_a_percentage_and_a_count_of_experts_is_of_the_speakers_cited() -> None:
+    p = _p("甲", "制造业增加值全球占比超过 30%。")
+    assert numbers("超过三成") == {"30%"}
+    assert _verdict("甲指出制造业增加值占全球超过三成。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲指出制造业增加值占全球超过四成。[1]", p).verdict == UNSUPPORTED
+    one, two = _p("甲", "要用新技术改造提升传统产业。"), _p("乙", "要加快改造提升传统产业。")
+    assert _verdict("两位专家都主张改造提升传统产业。[1][2]", one, two).verdict == SUPPORTED
+    assert _verdict("三位专家都主张改造提升传统产业。[1][2]", one, two).verdict == UNSUPPORTED
+
+
+def test_roles_in_the_passage_order_somewhere_or_through_a_relative_clause() -> None:
+    p = _p("甲", "以促进效率提升为目标,产生于追求科技进步和提升经济效率的需要。")
+    assert _verdict("甲认为它产生于追求科技进步、提升经济效率的需要。[1]", p).verdict == SUPPORTED
+    q = _p("甲", "数据等新生产要素进入生产函数,改变了增长方式。")
+    assert _verdict("甲认为进入生产函数的数据等新生产要素改变了增长方式。[1]", q).verdict == SUPPORTED
+    r = _p("甲", "科技可以渗透到生产力三要素当中。")
+    assert _verdict("甲认为生产力三要素可以渗透到科技当中。[1]", r).verdict == UNSUPPORTED  # the control
+
+
+def test_an_identity_turned_round_may_use_a_synonym_on_one_side() -> None:
+    p = _p("甲", "城市发展的第一要素是高素质的人才。")
+    assert _verdict("甲认为高素质的人才是城市发展的首要要素。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为充足的资金是城市发展的首要要素。[1]", p).verdict == UNSUPPORTED  # another object
+
+
+def test_from_to_said_with_a_verb_of_reaching() -> None:
+    p = _p("甲", "加速前沿技术从创意到产品的产业化过程。")
+    assert _verdict("甲认为这会加快前沿技术从创意走向产品。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为这会加快前沿技术从产品走向创意。[1]", p).verdict == UNSUPPORTED
+    q = _p("甲", "推动各类要素便捷化流动、网络化共享。")
+    assert _verdict("甲认为要让各类要素便捷地流动、网络化地共享。[1]", q).verdict == SUPPORTED
