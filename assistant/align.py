@@ -57,7 +57,8 @@ def match(w: claims.Word, fold: str, words: set[str]) -> str:
     if t in fold:
         return "exact"
     if w.entity:
-        # names match exactly, or as their abbreviation: the name's characters in order in one word of the passage at least twice as long (二战 for 第二次世界大战)
+        # names match exactly, or as their abbreviation: the name's characters in order in one word of the
+        # passage at least twice as long (二战 for 第二次世界大战)
         return "abbreviation" if _abbreviated(t, words) else ""
     if any(x in fold for x in syn) or single & words \
             or any(lexicon.abbreviates(t, x) or lexicon.abbreviates(x, t) for x in words):

@@ -175,7 +175,8 @@ def clauses(text: str) -> list[tuple[int, int]]:
 
 def is_negator(word: str) -> bool:
     """不/没有/无法/未能/不再 …: a negator (不断, 不同, 无数, 非常 are words of their own)."""
-    return word in NEGATORS or word in POST_NEGATORS or (len(word) == 2 and word[0] in "不没未无非" and word[1] in _MODAL)
+    return word in NEGATORS or word in POST_NEGATORS \
+        or (len(word) == 2 and word[0] in "不没未无非" and word[1] in _MODAL)
 
 
 _MODAL = "能有曾会可要必用需须法得应该是再"  # 不能, 没有, 未曾, 无法, 不应, 不再: a negator and a modal
@@ -185,7 +186,8 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
     """For each content word of one clause: {True} if negated, {False} if stated, {True, False} if it
     follows a negated word in the same scope ("不追求功利": 功利 may or may not be what is denied). A
     negator governs the next content word (并没有什么核心技术, 不可忽视); 无法解释 and 未获 count as 解释,
-    获 negated, and so do 替代不了 and 解决不了 (a negated potential complement) for 替代 and 解决. The scope ends at the clause end or a contrast (而是, 但)."""
+    获 negated, and so do 替代不了 and 解决不了 (a negated potential complement) for 替代 and 解决. The
+    scope ends at the clause end or a contrast (而是, 但)."""
     out: dict[str, set[bool]] = {}
     state = 0  # 0 plain, 1 a negator waits for its word, 2 after the negated word
     last = ""
