@@ -40,7 +40,7 @@ class Decision:
     missing: tuple[str, ...] = ()  # the question's specific words no retrieved passage holds
     unknown_people: tuple[str, ...] = ()  # people the question names who are not speakers of the document
     later: tuple[str, ...] = ()  # years the question asks about that are after the documents' date
-    lacks: str = ""  # "number" | "date": what the question asks for and no passage matching it gives
+    lacks: str = ""  # "number" | "date" | "place" | "organisation": asked for, and no passage matching it gives one
 
 
 def features(s: Signals) -> list[float]:
@@ -83,8 +83,9 @@ def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unkn
         return Decision(REFUSE, p, f"{'、'.join(unknown)} is not one of the speakers; the speakers are "
                         f"{'、'.join(experts)}", miss, unknown)
     if lacks and not unknown:
-        return Decision(REFUSE, p, f"the question asks for a {lacks}, and none of the passages that match it gives "
-                        f"one", miss, unknown, lacks=lacks)
+        article = "an" if lacks[0] in "aeiou" else "a"
+        return Decision(REFUSE, p, f"the question asks for {article} {lacks}, and none of the passages that match it "
+                        f"gives one", miss, unknown, lacks=lacks)
     gap = f"; not in the document: {'、'.join(miss)}" if miss else ""
     if p >= settings.answer_above:
         return Decision(ANSWER, p, f"the passages match the question (confidence {p:.2f})", miss)

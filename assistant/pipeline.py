@@ -238,7 +238,8 @@ class Assistant:
         return decision
 
     def _lacks(self, retrieval: Retrieval) -> str:
-        """"number" or "date" when a Chinese question asks for one (多少, 占比, 哪一年) and none of the retrieved
+        """"number", "date", "place" or "organisation" when a Chinese question asks for one (多少, 哪一年,
+        哪个城市, 哪家企业) and none of the retrieved
         sentences that match the question's words at least ``FIGURE_NEAR`` as well as the best one gives any:
         the document does not give it. A list's count (哪几条) is not asked for this way."""
         asked = None if retrieval.signals.english else self.retriever.asks_figure(retrieval.question)
@@ -246,10 +247,14 @@ class Assistant:
             return ""
         kind, has = asked
         words = self.scorer(retrieval.question, wanting=False)  # whether a sentence has the figure is judged here
-        scored = [(words(s), s) for p in retrieval.passages if p.chunk.kind == "text"
-                  for s in (p.text[a:b] for a, b in sentence_spans(p.text))]
-        best = max((v for v, _ in scored), default=0.0)
-        if best <= 0 or any(has.search(s) for v, s in scored if v >= FIGURE_NEAR * best):
+        # an expert's byline names where the expert works: it gives an organisation when it matches the question
+        # as well as the statements do (王蕴是哪个单位的), not whenever the expert is named
+        byline = kind == "organisation"
+        scored = [(words(s), s, p.chunk.affiliation if p.chunk.kind != "text" else "") for p in retrieval.passages
+                  if p.chunk.kind == "text" or byline for s in (p.text[a:b] for a, b in sentence_spans(p.text))]
+        best = max((v for v, _, _ in scored), default=0.0)
+        if best <= 0 or any(has.search(s) or (aff and aff not in retrieval.question)
+                            for v, s, aff in scored if v >= FIGURE_NEAR * best):
             return ""
         return kind
 
@@ -499,8 +504,9 @@ class Assistant:
             return (f"{base} The document dates from {year}; it cannot tell what happened in {years}." if english
                     else f"{base.rstrip('。')}：文档是{year}年的记录，不可能写到{years}年的事。")
         if decision.lacks:
-            what = {"number": ("a figure", "具体数字"), "date": ("a date", "具体时间")}[decision.lacks]
-            return (f"{base} The passages on this give no {what[0][2:]}." if english else
+            what = {"number": ("a figure", "具体数字"), "date": ("a date", "具体时间"), "place": ("a place", "具体地点"),
+                    "organisation": ("an organisation", "具体的机构或企业名称")}[decision.lacks]
+            return (f"{base} The passages on this give no {what[0].split(' ', 1)[1]}." if english else
                     f"{base.rstrip('。')}：相关的段落没有给出{what[1]}。")
         if decision.unknown_people:
             people = "、".join(decision.unknown_people)

@@ -52,6 +52,31 @@ _ASKS_FIGURE = (
     ("number", re.compile(r"多少|比例|比重|百分之|占比|几倍|增速|增长了?多", re.IGNORECASE), _WANTS[0][2]),
     ("date", _WANTS[1][1], _WANTS[1][2]),
 )
+# a question that asks for a place or an organisation by name (哪个城市, 哪家企业); a text gives one if it names
+# one the question does not: a word jieba tags as a place (ns) or an organisation (nt), or a word that ends in
+# an organisation's head noun
+_ASKS_NAME = (
+    ("place", re.compile(r"哪(?:个|一个|座)?(?:省|城市|国家|地方|地区)|哪个市|在哪(?:里|儿)?(?:开|举办|召开|举行)"), ("ns",)),
+    ("organisation", re.compile(r"哪(?:个|一个|家)(?:公司|企业|平台|部门|部委|机构|单位|学校|大学|大模型|模型)|哪家"),
+     ("nt",)),
+)
+_ORG_HEAD = re.compile(r"(?:公司|集团|企业|大学|学院|研究院|研究所|研究中心|委员会|部|局|署|银行|平台)$")
+
+
+class _NamesOne:
+    """A test for a text that names a place or an organisation the question does not (``.search`` like a
+    pattern's)."""
+
+    def __init__(self, tags: tuple[str, ...], question: str, org: bool) -> None:
+        self.tags, self.question, self.org = tags, question, org
+
+    def search(self, text: str) -> bool:
+        from .claims import words
+
+        return any((w.pos.startswith(self.tags) or (self.org and len(w.text) > 2 and _ORG_HEAD.search(w.text)))
+                   and w.text not in self.question for w in words(text))
+
+
 _BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _DATED = re.compile(r"((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月")
 # a year a question asks about: "2025年" in Chinese (2080亿元 is an amount); in English a bare 20xx not
@@ -394,11 +419,15 @@ class Retriever:
 
     @staticmethod
     def asks_figure(question: str) -> tuple[str, re.Pattern[str]] | None:
-        """("number" | "date", a test for a text that gives one) when a Chinese question asks for a figure
-        or a date itself (多少, 占比, 哪一年); None otherwise, and for a count of items (哪几条)."""
+        """("number" | "date" | "place" | "organisation", a test for a text that gives one) when a Chinese
+        question asks for a figure, a date or a name itself (多少, 占比, 哪一年, 哪个城市, 哪家企业); None
+        otherwise, and for a count of items (哪几条)."""
         for kind, asks, has in _ASKS_FIGURE:
             if asks.search(question):
                 return kind, has
+        for kind, asks, tags in _ASKS_NAME:
+            if asks.search(question):
+                return kind, _NamesOne(tags, question, kind == "organisation")  # type: ignore[return-value]
         return None
 
     def later_years(self, retrieval: Retrieval) -> list[str]:

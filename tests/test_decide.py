@@ -70,3 +70,36 @@ def test_a_figure_no_matching_passage_gives_is_refused_saying_so(assistant, ques
 def test_a_figure_the_passages_give_is_answered(assistant, question) -> None:
     a = assistant.ask(question)
     assert a.decision != "refuse" and "asks for a" not in a.reason
+
+
+def _tiny_assistant(tmp_path):  # type: ignore[no-untyped-def]
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.store import Index
+
+    doc = tmp_path / "talk.md"
+    doc.write_text("## 赵明 | 东方理工大学 | 智能制造\n\n"
+                   "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。\n\n"
+                   "在智能仓储方面，海尔集团建成了全自动的立体仓库。\n\n"
+                   "数据中心正向西部转移，以利用那里便宜的电力。\n",
+                   encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
+    index = Index(settings, HashEmbeddings())
+    ingest(index, [doc])
+    return Assistant(settings, index=index)
+
+
+def test_a_name_the_passages_do_not_give_is_refused_and_one_they_give_is_not(tmp_path) -> None:
+    """The answer type of 哪家企业/哪个城市: the passages on the topic must name an organisation or a place
+    the question does not; an expert's byline names where the expert works."""
+    a = _tiny_assistant(tmp_path)
+    dark = a.ask("赵明说的黑灯工厂是哪家企业建的？")
+    assert dark.decision == "refuse" and "asks for an organisation" in dark.reason, dark.reason
+    assert "机构或企业" in dark.text and dark.passages
+    west = a.ask("赵明说数据中心转移到了西部哪个城市？")
+    assert west.decision == "refuse" and "asks for a place" in west.reason, west.reason
+    # the controls: the passage names the company; the byline names the university
+    store = a.ask("赵明说的全自动立体仓库是哪家企业建的？")
+    assert "asks for" not in store.reason and store.decision != "refuse", store.reason
+    works = a.ask("赵明是哪个单位的？")
+    assert "asks for" not in works.reason and works.decision != "refuse", works.reason
