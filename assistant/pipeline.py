@@ -504,7 +504,8 @@ class Assistant:
             return (f"{base} The document dates from {year}; it cannot tell what happened in {years}." if english
                     else f"{base.rstrip('。')}：文档是{year}年的记录，不可能写到{years}年的事。")
         if decision.lacks:
-            what = {"number": ("a figure", "具体数字"), "date": ("a date", "具体时间"), "place": ("a place", "具体地点"),
+            what = {"number": ("a figure", "具体数字"), "date": ("a date", "具体时间"),
+                    "place": ("a place", "具体地点"),
                     "organisation": ("an organisation", "具体的机构或企业名称")}[decision.lacks]
             return (f"{base} The passages on this give no {what[0].split(' ', 1)[1]}." if english else
                     f"{base.rstrip('。')}：相关的段落没有给出{what[1]}。")
