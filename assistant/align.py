@@ -65,7 +65,7 @@ def match(w: claims.Word, fold: str, words: set[str]) -> str:
         return "synonym"
     if len(t) > 1 and claims.is_negator(t[0]) and w.text not in lexicon.known_words():  # 未获: 获, negated
         return match(claims.Word(w.text[1:], w.pos, w.start), fold, words)
-    if len(t) > 3 and t[-2:] in claims.POST_NEGATORS and w.text not in lexicon.known_words():  # 解决不了: 解决
+    if len(t) >= 3 and t[-2:] in claims.POST_NEGATORS and w.text not in lexicon.known_words():  # 解决不了: 解决
         return match(claims.Word(w.text[:-2], w.pos, w.start), fold, words)
     if len(chars) >= 2 and sum(c in fold for c in chars) >= max(2, -(-2 * len(chars) // 3)):
         if w.noun and len(t) >= 3 and t[-2:] in fold and t[:2] not in fold and t[0] not in fold \

@@ -190,12 +190,14 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
     scope ends at the clause end or a contrast (而是, 但)."""
     out: dict[str, set[bool]] = {}
     state = 0  # 0 plain, 1 a negator waits for its word, 2 after the negated word
-    last = ""
+    last, prev = "", ""
     for w in ws:
         if w.text in POST_NEGATORS:
-            if last and state != 1:
-                out[last] = {True}  # 替代不了: 替代, negated
+            if last and state != 1 and prev == last:
+                out[last] = {True}  # 替代不了: 替代, negated (the word right before it; 做不到 after a one-character
+            prev = w.text       # verb that is no content word negates nothing here)
             continue
+        prev = w.text
         if w.text in _SCOPE_END:
             state = 0
         elif is_negator(w.text) or (w.pos == "h" and w.text == "非"):
@@ -206,7 +208,7 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
                 if len(w.text) > k and is_negator(w.text[:k]) and w.text not in known_words():
                     base, neg = w.text[k:], True
                     break
-            if len(w.text) > 3 and w.text[-2:] in POST_NEGATORS and w.text not in known_words():
+            if len(w.text) >= 3 and w.text[-2:] in POST_NEGATORS and w.text not in known_words():
                 base, neg = w.text[:-2], True  # 解决不了: 解决, negated
             out.setdefault(base, set()).update({True, False} if state == 2 and not neg else {neg})
             last = base
@@ -349,6 +351,9 @@ def number_mentions(text: str) -> list[Number]:
         elif v == 1 and not ordinal and unit not in ("倍", "年", "月", "日", "世纪"):
             continue  # 一个/一种 is an article, not a count
         elif unit == "成" and not ordinal and v < 10:
+            after = text[m.end() + 1:m.end() + 2]
+            if after and (after in _CN or dictionary_word("成" + after)):
+                continue  # 三成五 (35%) is left unread, 三成为 is 三 + 成为
             value = f"{fmt_number(v * 10)}%"  # 三成: three tenths, 30%
         else:
             value = ("第" if ordinal else "") + fmt_number(v)

@@ -131,9 +131,10 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
         # a word of degree the passage does not have, where every character of degree the aligned clauses add
         # goes the other way (增长快 against 增长率低, 强劲 against 减弱): a direction flipped in other words
         degrees = {lexicon.polarity(ch) for c in window for ch in c.text if ch not in claim[a:b]} - {0}
-        for w in content:
+        negated = any(claims.is_negator(x.text) or x.text[0] in "不没未无非" for x in (*ws, *wwords))
+        for w in content:  # (a negation on either side, 不小 for 大, turns a direction round: not compared here)
             way = lexicon.polarity(w.text)
-            if way and degrees == {-way} and claims.fold(w.text) not in source_fold:
+            if way and not negated and degrees == {-way} and claims.fold(w.text) not in source_fold:
                 where = next(ch for c in window for ch in c.text if ch not in claim[a:b] and lexicon.polarity(ch))
                 f.append(f"says {w.text!r} where the cited passage says {where!r}")
                 break
@@ -148,8 +149,9 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
             # for 增长率低): the aligned clauses' characters of degree that the claim's clause lacks all go that way
             way = lexicon.polarity(w.text)
             same_way = way != 0 and degrees == {way}
-            if w.text[-1] in "向到" and "从" in claim[a:w.start] \
-                    and any(re.search("从.+到", c.text) for c in window):
+            start = claim.rfind("从", a, w.start)
+            if w.text[-1] in "向到" and start >= 0 and not w.entity \
+                    and any(claims.fold(claim[start:w.start]) + "到" in c.fold for c in window):
                 continue  # "从创意走向产品" for "从创意到产品": a verb of reaching in the same 从…到 frame
             if w.entity or len(missing) > allowed or here < len(missing) \
                     or (w.noun and not lexicon.shell_noun(w.text) and not lexicon.generic_people(w.text)) \

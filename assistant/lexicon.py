@@ -125,9 +125,9 @@ def discourse(word: str) -> bool:
 
 
 def generic_people(word: str) -> bool:
-    """People in general (Cilin Aa01: 人们, 大家, 众人), which a paraphrase adds as the holder of an
+    """People in general (Cilin Aa01C: 人们, 大家, 众人), which a paraphrase adds as the holder of an
     understanding or a need without naming anyone."""
-    return any(c.startswith("Aa01") for c in _cilin()[1].get(word, ()))
+    return any(c.startswith("Aa01C") for c in _cilin()[1].get(word, ()))  # not 人类/群众 (Aa01A/B): a claim
 
 
 def never_nominal(word: str) -> bool:

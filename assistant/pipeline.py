@@ -250,8 +250,9 @@ class Assistant:
         # an expert's byline names where the expert works: it gives an organisation when it matches the question
         # as well as the statements do (王蕴是哪个单位的), not whenever the expert is named
         byline = kind == "organisation"
-        scored = [(words(s), s, p.chunk.affiliation if p.chunk.kind != "text" else "") for p in retrieval.passages
-                  if p.chunk.kind == "text" or byline for s in (p.text[a:b] for a, b in sentence_spans(p.text))]
+        scored = [(words(s), s, p.chunk.affiliation if p.chunk.kind == "profile" else "") for p in retrieval.passages
+                  if p.chunk.kind == "text" or (byline and p.chunk.kind == "profile")
+                  for s in (p.text[a:b] for a, b in sentence_spans(p.text))]
         best = max((v for v, _, _ in scored), default=0.0)
         if best <= 0 or any(has.search(s) or (aff and aff not in retrieval.question)
                             for v, s, aff in scored if v >= FIGURE_NEAR * best):

@@ -56,9 +56,9 @@ _ASKS_FIGURE = (
 # one the question does not: a word jieba tags as a place (ns) or an organisation (nt), or a word that ends in
 # an organisation's head noun
 _ASKS_NAME = (
-    ("place", re.compile(r"哪(?:个|一个|座)?(?:省|城市|国家|地方|地区)|哪个市|在哪(?:里|儿)?(?:开|举办|召开|举行)"),
+    ("place", re.compile(r"哪(?:个|一个|座)?(?:省|城市|国家|地区)|哪个市|在哪(?:里|儿)?(?:开|举办|召开|举行)"),
      ("ns",)),
-    ("organisation", re.compile(r"哪(?:个|一个|家)(?:公司|企业|平台|部门|部委|机构|单位|学校|大学|大模型|模型)|哪家"),
+    ("organisation", re.compile(r"哪(?:个|一个|家)(?:公司|企业|平台|部门|部委|机构|学校|大学)|哪个单位(?:的|下面)"),
      ("nt",)),
 )
 _ORG_HEAD = re.compile(r"(?:公司|集团|企业|大学|学院|研究院|研究所|研究中心|委员会|部|局|署|银行|平台)$")

@@ -103,3 +103,8 @@ def test_a_name_the_passages_do_not_give_is_refused_and_one_they_give_is_not(tmp
     assert "asks for" not in store.reason and store.decision != "refuse", store.reason
     works = a.ask("赵明是哪个单位的？")
     assert "asks for" not in works.reason and works.decision != "refuse", works.reason
+
+
+@pytest.mark.parametrize("question", ["哪家强", "文章哪个地方提到了数据要素", "哪个模型更好", "用哪个单位计量"])
+def test_a_question_that_does_not_ask_for_a_name_is_not_read_as_one(question) -> None:
+    assert Retriever.asks_figure(question) is None

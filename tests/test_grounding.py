@@ -513,3 +513,13 @@ def test_from_to_said_with_a_verb_of_reaching() -> None:
     assert _verdict("甲认为这会加快前沿技术从产品走向创意。[1]", p).verdict == UNSUPPORTED
     q = _p("甲", "推动各类要素便捷化流动、网络化共享。")
     assert _verdict("甲认为要让各类要素便捷地流动、网络化地共享。[1]", q).verdict == SUPPORTED
+
+
+def test_the_paraphrase_forms_do_not_let_a_changed_claim_through() -> None:
+    """A reviewer's cases: each form above has an edge where a corruption could pass."""
+    assert _verdict("甲认为人工智能将取代人类。[1]", _p("甲", "人工智能将取代工作。")).verdict == UNSUPPORTED
+    west_east = _p("甲", "数字经济从西部到东部。")
+    assert _verdict("甲认为数字经济从西部走向东部。[1]", west_east).verdict == SUPPORTED
+    assert _verdict("甲认为数字经济从东部走向西部。[1]", west_east).verdict == UNSUPPORTED
+    assert "where the cited passage says" not in _verdict("甲认为差距不小。[1]", _p("甲", "差距很大。")).reason
+    assert numbers("三成为重点") == set() and numbers("三成五") == set()
