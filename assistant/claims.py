@@ -31,6 +31,8 @@ from .lexicon import synonym_groups as _synonym_groups
 NEGATORS = frozenset("不 没 没有 未 无 非 否 勿 莫 别 并非 不是 不再 不能 不可 不会 不必 不用 不得 不要 不应 "
                      "无需 无须 无法 无从 未能 未曾 尚未 从未 并未 绝非 决不 绝不 毫无 难以 不宜 缺乏 缺少 "
                      "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得".split())
+# 不仅/不只 before a word of limiting (不仅局限于, 不只限于) deny the limit: "no longer only …"
+_NOT_ONLY = frozenset("不仅 不只 不单 不光 不止".split())
 # a negated potential complement after its verb (替代不了, 做不到: "cannot"), which negates the word before it
 POST_NEGATORS = frozenset("不了 不到 不成 不动 不起 不住".split())
 # a contrast ends the scope of a negation: "不是忽视，而是改造" negates only 忽视
@@ -113,8 +115,8 @@ class Word:
             return False
         if len(w) == 2 and w[0] in FUNCTION and w[1] in FUNCTION and w not in known_words():
             return False  # 应为, 可为: two function characters
-        if len(w) == 2 and w[1] in "的地得" and not dictionary_word(w):
-            return False  # 网络化地 cut as 网络/化地: a suffix and a particle, no word
+        if len(w) == 2 and w[1] in "的地得则就才也都又" and not dictionary_word(w):
+            return False  # 网络化地 cut as 网络/化地, 时则: a suffix or a noun's end and a particle, no word
         return len(w) > 1 or self.pos.startswith(("a", "eng"))
 
     @cached_property
@@ -191,6 +193,8 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
     out: dict[str, set[bool]] = {}
     state = 0  # 0 plain, 1 a negator waits for its word, 2 after the negated word
     last, prev = "", ""
+    seq = [w for w in ws if w.text.strip()]
+    nxt = {id(a): b.text for a, b in zip(seq, seq[1:])}
     for w in ws:
         if w.text in POST_NEGATORS:
             if last and state != 1 and prev == last:
@@ -200,7 +204,8 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
         prev = w.text
         if w.text in _SCOPE_END:
             state = 0
-        elif is_negator(w.text) or (w.pos == "h" and w.text == "非"):
+        elif is_negator(w.text) or (w.pos == "h" and w.text == "非") or w.text == "是非" \
+                or (w.text in _NOT_ONLY and nxt.get(id(w), "").startswith(("局限", "限", "止"))):
             state = 1
         elif w.content:
             base, neg = w.text, state == 1

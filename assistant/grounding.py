@@ -90,6 +90,13 @@ def _attribution(body: str, cited: Sequence[Passage], names: Iterable[str]) -> t
     return body, reason
 
 
+def _argument(ws: Sequence[claims.Word], w: claims.Word) -> bool:
+    """True if a preposition stands right before the word (以联想为例: 联想 is what the clause is about)."""
+    i = next((k for k, x in enumerate(ws) if x is w), 0)
+    before = [x for x in ws[:i] if x.text.strip()]
+    return bool(before) and before[-1].pos.startswith("p")
+
+
 def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, str]:
     clause_objs = [align.Clause(t, ws, i, n) for i, p in enumerate(cited) for t, ws, n in align.passage_clauses(p.text)]
     source = "\n".join(p.text for p in cited)
@@ -143,8 +150,8 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
             # a shell noun such as 途径; a word of change or degree only if it shares a character with one of the
             # clause, 深化 for 深度): never a name or another noun (服务业 for 制造业), never more than a third
             near = [x for x in wwords if x.content and x.text != w.text and set(x.text) & set(w.text)]
-            if claim[a:b].strip() == w.text and lexicon.discourse(w.text):
-                continue  # "李平回忆，…", "说到底，…": a clause that frames the next one and claims nothing
+            if not here and all(lexicon.discourse(x.text) and not _argument(ws, x) for x in content):
+                continue  # "李平回忆说，…", "说到底，…": a clause that frames the next one and claims nothing
             # a word of change or degree the passage says another way, in the same direction (走高 for 上升, 增长慢
             # for 增长率低): the aligned clauses' characters of degree that the claim's clause lacks all go that way
             way = lexicon.polarity(w.text)

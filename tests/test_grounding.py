@@ -453,6 +453,7 @@ def test_a_clause_that_only_says_who_remembers_frames_the_claim() -> None:
     assert verdict("周明以联想为例，早在十年前他们就提出了城乡融合的问题。[1]") == UNSUPPORTED
     assert verdict("周明回忆起城乡融合，早在十年前他们就提出了城乡融合的问题。[1]") == SUPPORTED
     assert verdict("周明回忆起乡村振兴，早在十年前他们就提出了城乡融合的问题。[1]") == UNSUPPORTED
+    assert verdict("周明回忆说，早在十年前他们就提出了城乡融合的问题。[1]") == SUPPORTED  # with a framing verb
 
 
 def test_a_word_of_degree_said_another_way_in_the_same_direction() -> None:
@@ -523,3 +524,13 @@ def test_the_paraphrase_forms_do_not_let_a_changed_claim_through() -> None:
     assert _verdict("甲认为数字经济从东部走向西部。[1]", west_east).verdict == UNSUPPORTED
     assert "where the cited passage says" not in _verdict("甲认为差距不小。[1]", _p("甲", "差距很大。")).reason
     assert numbers("三成为重点") == set() and numbers("三成五") == set()
+
+
+def test_negation_hidden_in_a_cut_or_a_fixed_phrase() -> None:
+    """是非功利 is 是 + 非功利 (jieba cuts 是非); 不仅局限于 denies the limit, as 不再只限于 does."""
+    p = _p("甲", "科学是非功利的。")
+    assert _verdict("甲认为科学并不追求功利。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为科学追求功利。[1]", p).verdict == UNSUPPORTED
+    q = _p("甲", "劳动对象已不仅局限于具体的物质形态。")
+    assert _verdict("甲认为劳动对象不再只限于具体的物质形态。[1]", q).verdict == SUPPORTED
+    assert _verdict("甲认为劳动对象仍局限于具体的物质形态。[1]", q).verdict == UNSUPPORTED
