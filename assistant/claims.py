@@ -194,7 +194,7 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
     state = 0  # 0 plain, 1 a negator waits for its word, 2 after the negated word
     last, prev = "", ""
     seq = [w for w in ws if w.text.strip()]
-    nxt = {id(a): b.text for a, b in zip(seq, seq[1:])}
+    nxt = {id(a): b.text for a, b in zip(seq, seq[1:], strict=False)}
     for w in ws:
         if w.text in POST_NEGATORS:
             if last and state != 1 and prev == last:
