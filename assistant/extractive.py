@@ -32,6 +32,9 @@ _CONNECTIVE = re.compile(
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
 _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
+# a sentence that announces an enumeration by its count ("……呈现为三大支柱。", "有以下四个方面：")
+_COUNTED = re.compile(r"(?<![一二三四五六七八九十百\d第])([两二三四五六七八九十])(?:大|个|种|类|条|项|点|层|场|方面|重)")
+_NUMERAL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 LEAD_CHARS = 130  # a lead sentence longer than this is cut to its best run of clauses
 SUPPORT_UNDER = 120  # a supporting sentence is added only to a lead shorter than this
 SHORT_LEAD = 30  # a lead shorter than this is followed by the next sentence
@@ -131,6 +134,13 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
     if kind == "across":
         return _one_per_speaker(passages, by_rank, candidates, score, speakers)
     lead_sents = by_rank[lead_rank]
+    counted = _COUNTED.search(lead_sents[lead_i][1])
+    if counted and passages[lead_rank].chunk.kind == "text" and not starts_item(lead_sents[lead_i][1]):
+        # the best sentence announces an enumeration (三大支柱。一是…): without its items it says nothing, so
+        # the items that follow it in the statement are the answer, whatever the question's form
+        items = _items_under(passages, lead_rank, lead_i, limit=_NUMERAL[counted.group(1)], right_after=True)
+        if len(items) >= 3:
+            return items
     if kind == "list":
         items = _list_items(passages, by_rank, lead_rank, lead_i, score)
         if len(items) >= 2:
@@ -168,9 +178,12 @@ def _announcing_heading(passages: Sequence[Passage], by_rank: dict[int, list[tup
     return None if found is None else (found[1], found[2])
 
 
-def _items_under(passages: Sequence[Passage], rank: int, j: int) -> list[Piece]:
+def _items_under(passages: Sequence[Passage], rank: int, j: int, *, limit: int = MAX_ITEMS,
+                 right_after: bool = False) -> list[Piece]:
     """The heading ``j`` of ``passages[rank]`` (its numbering left out) and the enumerated sentences that
-    follow it up to the next heading, gathered across the retrieved passages of the same statement."""
+    follow it up to the next heading, gathered across the retrieved passages of the same statement: at most
+    ``limit`` of them, ending where the numbering starts again; ``right_after``: only if the sentence after
+    the heading is the first item (nothing in between that retrieval left out)."""
     head = passages[rank]
     spans = sentence_spans(head.text)
     at = head.chunk.start + spans[j][0]
@@ -185,15 +198,23 @@ def _items_under(passages: Sequence[Passage], rank: int, j: int) -> list[Piece]:
                 seen.add(pos)
                 after.append((pos, r, p.text[a:b]))
     after.sort()
+    if right_after and (not after or not starts_item(after[0][2])
+                        or after[0][0] - (at + spans[j][1] - spans[j][0]) > 2):
+        return []
     items: list[Piece] = []
+    first = ""
     for pos, r, s in after:
         if _is_heading(s) or (items and pos - after[0][0] > 1200):
             break
         if starts_item(s):
+            mark = _ORDINAL.match(s).group(0)  # type: ignore[union-attr]
+            if items and mark == first:
+                break  # 一是… again: another enumeration
+            first = first or mark
             items.append(Piece(r, _first_clauses(s)))
     title = head.text[slice(*spans[j])]
     title = title[m.end():] if (m := re.match(r"^[一二三四五六七八九十]+、", title)) else title
-    return [Piece(rank, title), *items[:MAX_ITEMS]] if len(items) >= 2 else []
+    return [Piece(rank, title), *items[:min(limit, MAX_ITEMS)]] if len(items) >= 2 else []
 
 
 def _list_items(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, str]]], lead_rank: int,

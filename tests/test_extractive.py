@@ -35,3 +35,28 @@ def test_a_heading_is_not_the_answer_to_a_fact_question() -> None:
     passages = _passages((0, len(SECTION)))
     pieces = compose(passages, _score(("规范发展", "关注", "方面")), kind="fact")
     assert not any(p.text.startswith(("二、", "平台经济的规范发展")) for p in pieces)
+
+
+COUNTED = ("平台治理的研究在方法上呈现为三大支柱。一是从法学的视角,研究平台规则。二是从经济学的视角,研究平台定价。"
+           "三是从社会学的视角,研究平台劳动。具体而言,要围绕两类平台开展研究。一是交易平台。二是内容平台。")
+
+
+def _counted(*spans: tuple[int, int]) -> list[Passage]:
+    return [Passage(Chunk(f"k{n}", COUNTED[a:b], "钱小红", "某某研究院", "平台治理", 1, n, a, b), 1.0)
+            for n, (a, b) in enumerate(spans)]
+
+
+def test_a_sentence_announcing_a_count_is_followed_by_its_items_whatever_the_question() -> None:
+    """"三大支柱是啥" is no list question by its words, but the best sentence only announces the items."""
+    cut = COUNTED.index("二是从经济学")
+    passages = _counted((0, cut), (cut, len(COUNTED)))  # the items run on into the next chunk
+    pieces = compose(passages, _score(("方法", "三大支柱")), kind="fact")
+    texts = [p.text for p in pieces]
+    assert texts[0].endswith("三大支柱。") and [t[:2] for t in texts[1:]] == ["一是", "二是", "三是"]
+    assert not any("交易平台" in t for t in texts)  # the next enumeration (一是… again) is not this one's
+    # the control: a sentence with no count that happens to precede an item is answered alone
+    plain = _counted((COUNTED.index("具体而言"), len(COUNTED)))
+    plain[0] = Passage(Chunk("k9", "具体而言,要围绕平台开展研究。一是交易平台。二是内容平台。", "钱小红", "某某研究院",
+                             "平台治理", 1, 9, 0, 28), 1.0)
+    texts = [p.text for p in compose(plain, _score(("围绕", "平台", "研究")), kind="fact")]
+    assert not any(t.startswith("二是") for t in texts), texts
