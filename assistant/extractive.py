@@ -33,7 +33,8 @@ _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|�
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
 _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
 # a sentence that announces an enumeration by its count ("……呈现为三大支柱。", "有以下四个方面：")
-_COUNTED = re.compile(r"(?<![一二三四五六七八九十百\d第])([两二三四五六七八九十])(?:大|个|种|类|条|项|点|层|场|方面|重)")
+_COUNTED = re.compile(r"(?<![一二三四五六七八九十百\d第])([两二三四五六七八九十])"
+                      r"(?:大|个|种|类|条|项|点|层|场|方面|重)")
 _NUMERAL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 LEAD_CHARS = 130  # a lead sentence longer than this is cut to its best run of clauses
 SUPPORT_UNDER = 120  # a supporting sentence is added only to a lead shorter than this
