@@ -53,7 +53,7 @@ def _english_glosses() -> dict[str, tuple[str, ...]]:
         if not m:
             continue
         simplified = m.group(2)
-        for gloss in m.group(3).split("/"):
+        for gloss in re.split(r"[/;]", m.group(3)):  # "/company; firm; enterprise; corporation/": four glosses
             g = _GLOSS_DROP.sub(" ", gloss.lower())
             g = re.sub(r"^(?:to|a|an|the)\s+", "", re.sub(r"\s+", " ", g).strip())
             if g and len(g.split()) <= 3:

@@ -369,3 +369,12 @@ def test_a_question_about_the_person_still_finds_the_byline(retriever) -> None:
     """The control: nothing of the statement matches 在哪上班, so the name stays and finds the byline."""
     r = retriever.search("吕薇在哪上班的")
     assert r.passages[0].chunk.kind == "profile" and r.passages[0].speaker == "吕薇"
+
+
+def test_a_dictionary_gloss_split_by_semicolons_bridges_each_word() -> None:
+    """CC-CEDICT writes /company; firm; enterprise; corporation/ for 企业: each is a gloss of its own."""
+    from assistant.lexical import english_to_chinese
+
+    assert "企业" in english_to_chinese("What role should private enterprises play?", {"企业", "民营"})
+    assert "企业" in english_to_chinese("a large firm", {"企业"})
+    assert english_to_chinese("a large giraffe", {"企业"}) == []  # the control: no gloss names it
