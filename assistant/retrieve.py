@@ -185,6 +185,25 @@ class Retriever:
         statement = (n for n, c in enumerate(self.chunks) if c.speaker == speaker and c.kind == "text")
         return rest if any(scores[n] > 0 for n in statement) else query
 
+    def _about_their_statements(self, query: str, speakers: Sequence[str]) -> str:
+        """The search text for a question about what two or more named experts said (吕薇和王蕴对人才的看法有啥异同):
+        without the names when, for every one of them, the rest of the question matches a passage of the
+        statement better than the byline. Otherwise each byline, holding the name, took a place of the first
+        three. A question about their posts (…分别是啥职务) matches the bylines better and keeps the names."""
+        rest = self.directory.strip_names(query)
+        words = self.tokenizer.tokens(rest) if has_content(rest) else []
+        if not words:
+            return query
+        scores = self.bm25.scores(words)
+        for speaker in speakers:
+            text = max((scores[n] for n, c in enumerate(self.chunks) if c.speaker == speaker and c.kind == "text"),
+                       default=0.0)
+            byline = max((scores[n] for n, c in enumerate(self.chunks) if c.speaker == speaker and c.kind != "text"),
+                         default=0.0)
+            if text <= byline:
+                return query
+        return rest
+
     def read(self, text: str) -> str:
         """``text`` in the index's characters: a question typed in traditional characters (Taiwan, Hong Kong)
         is searched in simplified ones when the documents are written so, and the other way round."""
@@ -211,6 +230,8 @@ class Retriever:
         query = self.directory.chinese_names(q, mention)
         if len(mention.speakers) == 1 and tuple(allowed) == mention.speakers and not mention.across:
             query = self._about_the_content(query, mention.speakers[0])
+        elif len(mention.speakers) > 1 and tuple(allowed) == mention.speakers:
+            query = self._about_their_statements(query, mention.speakers)
         # "除了任保平，还有谁……": the experts the question leaves out are not searched
         out = tuple(s for s in mention.excluded if s not in allowed)
         pool = [n for n, c in enumerate(self.chunks) if (not allowed or c.speaker in allowed) and c.speaker not in out]

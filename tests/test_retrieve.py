@@ -378,3 +378,28 @@ def test_a_dictionary_gloss_split_by_semicolons_bridges_each_word() -> None:
     assert "企业" in english_to_chinese("What role should private enterprises play?", {"企业", "民营"})
     assert "企业" in english_to_chinese("a large firm", {"企业"})
     assert english_to_chinese("a large giraffe", {"企业"}) == []  # the control: no gloss names it
+
+
+def test_two_named_experts_are_searched_in_their_statements_not_their_bylines(tmp_path) -> None:
+    """A comparison names two experts; each byline holds a name, so with the names searched both bylines took
+    two of the first three places. About their posts, the bylines are the answer and stay first."""
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.retrieve import Retriever
+    from assistant.settings import Settings
+    from assistant.store import Index
+
+    doc = tmp_path / "talks.md"
+    doc.write_text("## 赵明 | 东方理工大学教授 | 人才与创新\n\n人才是创新的第一资源，要改革人才评价制度。\n\n"
+                   "城市更新需要更多公共空间。\n\n"
+                   "## 钱红 | 西部研究院研究员 | 人才与产业\n\n产业升级离不开技能人才，要重视职业教育。\n\n"
+                   "乡村振兴要发展特色农业。\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
+    index = Index(settings, HashEmbeddings())
+    ingest(index, [doc])
+    r = Retriever(index, settings)
+    top = r.search("赵明和钱红对人才的看法有啥不同？").passages[:2]
+    assert all(p.chunk.kind == "text" and "人才" in p.text for p in top), [p.text for p in top]
+    assert {p.speaker for p in top} == {"赵明", "钱红"}
+    posts = r.search("赵明和钱红分别是哪个单位的研究员或教授？").passages[:2]
+    assert all(p.chunk.kind != "text" for p in posts), [p.text for p in posts]  # the control: bylines, overview
