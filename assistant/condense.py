@@ -26,6 +26,7 @@ _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|and\b|what about|how about)
 _ELLIPTICAL = re.compile(r"^(那|那么|and\b|what about|how about)|呢\s*[？?]?\s*$|怎么看|咋看|怎么说|咋说|观点",
                          re.IGNORECASE)
 _MORE = re.compile(r"还|其他|另外|别的|更多|\belse\b|\bother\b|\bmore\b", re.IGNORECASE)
+_THING = re.compile(r"它|\bit\b|\bits\b", re.IGNORECASE)  # a thing, where 他/她 are a person
 _PLURAL = re.compile(r"他们|她们|他俩|两位|佢哋|佢地|\bthey\b|\bboth\b", re.IGNORECASE)  # 佢(哋): Cantonese
 
 
@@ -79,8 +80,12 @@ def by_rules(question: str, history: History, find: Callable[[str], tuple[str, .
         # "他还提到了什么？" / "还有呢？": the same expert(s); new passages when asking for more
         who = prev_speakers if _PLURAL.search(question) else prev_speakers[:1]
         more = bool(_MORE.search(question))
-        text = question if content else f"{topic} {question}"
-        reading = f"{'、'.join(who)}：{question if content else topic}" + ("（其他内容）" if more else "")
+        # 它 (it) stands for a thing of the previous question (那它是哪天开的, after a question about a meeting),
+        # not for the expert: the previous topic is searched with it
+        thing = bool(_THING.search(question))
+        text = question if content and not thing else f"{topic} {question}"
+        said = f"{question}（{topic}）" if content and thing else question if content else topic
+        reading = f"{'、'.join(who)}：{said}" + ("（其他内容）" if more else "")
         return Query(text, tuple(who), shown if more else frozenset(), reading, "rules")
     if not named and not content and looks_like_follow_up(question):
         # "还有呢？" after an answer that named no one: the same topic, new passages

@@ -108,3 +108,14 @@ def test_a_name_the_passages_do_not_give_is_refused_and_one_they_give_is_not(tmp
 @pytest.mark.parametrize("question", ["哪家强", "文章哪个地方提到了数据要素", "哪个模型更好", "用哪个单位计量"])
 def test_a_question_that_does_not_ask_for_a_name_is_not_read_as_one(question) -> None:
     assert Retriever.asks_figure(question) is None
+
+
+def test_it_in_a_follow_up_is_the_previous_topic_and_he_is_the_expert(tmp_path) -> None:
+    """那它…: 它 stands for a thing of the previous question, which is searched with it; 他 stays the expert."""
+    a = _tiny_assistant(tmp_path)
+    first = a.ask("赵明说的黑灯工厂是什么？")
+    history = [("赵明说的黑灯工厂是什么？", first)]
+    it = a.condense("那它为什么可以无人值守？", history)
+    assert "黑灯工厂" in it.text and it.speakers == ("赵明",), it
+    he = a.condense("那他在哪个大学工作？", history)  # the control: a person, the same expert, no topic carried
+    assert "黑灯工厂" not in he.text and he.speakers == ("赵明",), he
