@@ -33,6 +33,7 @@ NEGATORS = frozenset("不 没 没有 未 无 非 否 勿 莫 别 并非 不是 �
                      "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得".split())
 # 不仅/不只 before a word of limiting (不仅局限于, 不只限于) deny the limit: "no longer only …"
 _NOT_ONLY = frozenset("不仅 不只 不单 不光 不止".split())
+_LIMITED = frozenset("局限于 局限在 局限 限于 限在 止于".split())
 # a negated potential complement after its verb (替代不了, 做不到: "cannot"), which negates the word before it
 POST_NEGATORS = frozenset("不了 不到 不成 不动 不起 不住".split())
 # a contrast ends the scope of a negation: "不是忽视，而是改造" negates only 忽视
@@ -115,7 +116,8 @@ class Word:
             return False
         if len(w) == 2 and w[0] in FUNCTION and w[1] in FUNCTION and w not in known_words():
             return False  # 应为, 可为: two function characters
-        if len(w) == 2 and w[1] in "的地得则就才也都又" and not dictionary_word(w):
+        if len(w) == 2 and w[1] in "的地得则就才也都又" and not dictionary_word(w) \
+                and not self.pos.startswith(ENTITY_POS):
             return False  # 网络化地 cut as 网络/化地, 时则: a suffix or a noun's end and a particle, no word
         return len(w) > 1 or self.pos.startswith(("a", "eng"))
 
@@ -205,7 +207,7 @@ def polarity(ws: tuple[Word, ...] | list[Word]) -> dict[str, set[bool]]:
         if w.text in _SCOPE_END:
             state = 0
         elif is_negator(w.text) or (w.pos == "h" and w.text == "非") or w.text == "是非" \
-                or (w.text in _NOT_ONLY and nxt.get(id(w), "").startswith(("局限", "限", "止"))):
+                or (w.text in _NOT_ONLY and nxt.get(id(w), "") in _LIMITED):
             state = 1
         elif w.content:
             base, neg = w.text, state == 1

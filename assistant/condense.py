@@ -26,7 +26,7 @@ _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|and\b|what about|how about)
 _ELLIPTICAL = re.compile(r"^(那|那么|and\b|what about|how about)|呢\s*[？?]?\s*$|怎么看|咋看|怎么说|咋说|观点",
                          re.IGNORECASE)
 _MORE = re.compile(r"还|其他|另外|别的|更多|\belse\b|\bother\b|\bmore\b", re.IGNORECASE)
-_THING = re.compile(r"它|\bit\b|\bits\b", re.IGNORECASE)  # a thing, where 他/她 are a person
+_THING = re.compile(r"(?<!其)它|\bits\b|(?<!\bis )\bit\b(?! is\b)")  # a thing, where 他/她 are a person
 _PLURAL = re.compile(r"他们|她们|他俩|两位|佢哋|佢地|\bthey\b|\bboth\b", re.IGNORECASE)  # 佢(哋): Cantonese
 
 

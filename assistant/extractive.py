@@ -135,7 +135,7 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
     if kind == "across":
         return _one_per_speaker(passages, by_rank, candidates, score, speakers)
     lead_sents = by_rank[lead_rank]
-    counted = _COUNTED.search(lead_sents[lead_i][1])
+    counted = next(reversed(list(_COUNTED.finditer(lead_sents[lead_i][1]))), None)  # the last count announces
     if counted and passages[lead_rank].chunk.kind == "text" and not starts_item(lead_sents[lead_i][1]):
         # the best sentence announces an enumeration (三大支柱。一是…): without its items it says nothing, so
         # the items that follow it in the statement are the answer, whatever the question's form

@@ -150,7 +150,10 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
             # a shell noun such as 途径; a word of change or degree only if it shares a character with one of the
             # clause, 深化 for 深度): never a name or another noun (服务业 for 制造业), never more than a third
             near = [x for x in wwords if x.content and x.text != w.text and set(x.text) & set(w.text)]
-            if not here and all(lexicon.discourse(x.text) and not _argument(ws, x) for x in content):
+            alone = claim[a:b].strip() == w.text and lexicon.discourse(w.text)  # "说到底，…"
+            framing = all(lexicon.framing_verb(x.text) and not _argument(ws, x) for x in content) \
+                and not any(claims.is_negator(x.text) or x.text in claims.COMPARATIVES for x in ws)
+            if not here and (alone or framing):
                 continue  # "李平回忆说，…", "说到底，…": a clause that frames the next one and claims nothing
             # a word of change or degree the passage says another way, in the same direction (走高 for 上升, 增长慢
             # for 增长率低): the aligned clauses' characters of degree that the claim's clause lacks all go that way

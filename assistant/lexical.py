@@ -54,7 +54,7 @@ def _english_glosses() -> dict[str, tuple[str, ...]]:
             continue
         simplified = m.group(2)
         for gloss in re.split(r"[/;]", m.group(3)):  # "/company; firm; enterprise; corporation/": four glosses
-            g = _GLOSS_DROP.sub(" ", gloss.lower())
+            g = _GLOSS_DROP.sub(" ", re.sub(r"^\s*(?:fig|lit|esp|also|i\.e|e\.g)\.\s*", "", gloss.lower()))
             g = re.sub(r"^(?:to|a|an|the)\s+", "", re.sub(r"\s+", " ", g).strip())
             if g and len(g.split()) <= 3:
                 out.setdefault(g, []).append(simplified)

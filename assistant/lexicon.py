@@ -118,10 +118,19 @@ def polarity(word: str) -> int:
     return 1 if up and not down else -1 if down and not up else 0
 
 
+_FRAMING_CLASSES = ("Gb02", "Gb06", "Hi12", "Hi13", "Hi14", "Hi15", "Hi16")
+
+
 def discourse(word: str) -> bool:
-    """A verb of thinking or remembering (Cilin Gb: 认为, 回忆), of saying (Hi12–Hi16: 坦言, 指出), or a
+    """A verb of thinking or remembering (Cilin Gb02/Gb06: 认为, 回忆), of saying (Hi12–Hi16: 坦言, 指出), or a
     discourse adverb (K: 说到底, 总之): alone in a clause, it frames what follows without claiming anything."""
-    return any(c.startswith(("Gb", "Hi12", "Hi13", "Hi14", "Hi15", "Hi16", "K")) for c in _cilin()[1].get(word, ()))
+    return any(c.startswith((*_FRAMING_CLASSES, "K")) for c in _cilin()[1].get(word, ()))
+
+
+def framing_verb(word: str) -> bool:
+    """A verb of thinking, remembering or saying only (Cilin Gb02 认为, Gb06 回忆, Hi12–Hi16 坦言/指出): not a
+    stance (同意, 担心, Gb15/Gb19) and not a function word."""
+    return any(c.startswith(_FRAMING_CLASSES) for c in _cilin()[1].get(word, ()))
 
 
 def generic_people(word: str) -> bool:

@@ -119,3 +119,10 @@ def test_it_in_a_follow_up_is_the_previous_topic_and_he_is_the_expert(tmp_path) 
     assert "黑灯工厂" in it.text and it.speakers == ("赵明",), it
     he = a.condense("那他在哪个大学工作？", history)  # the control: a person, the same expert, no topic carried
     assert "黑灯工厂" not in he.text and he.speakers == ("赵明",), he
+
+
+def test_other_is_not_it() -> None:
+    from assistant.condense import _THING
+
+    assert _THING.search("那它是哪天开的") and _THING.search("what is its origin")
+    assert not _THING.search("他还说了其它什么？") and not _THING.search("is it true that he said so?")

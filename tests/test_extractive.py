@@ -60,3 +60,10 @@ def test_a_sentence_announcing_a_count_is_followed_by_its_items_whatever_the_que
                              "平台治理", 1, 9, 0, 28), 1.0)
     texts = [p.text for p in compose(plain, _score(("围绕", "平台", "研究")), kind="fact")]
     assert not any(t.startswith("二是") for t in texts), texts
+
+
+def test_the_last_count_of_a_sentence_is_the_one_it_announces() -> None:
+    from assistant.extractive import _COUNTED
+
+    found = list(_COUNTED.finditer("他用两个案例说明了三大支柱。"))
+    assert found[-1].group(1) == "三"

@@ -534,3 +534,11 @@ def test_negation_hidden_in_a_cut_or_a_fixed_phrase() -> None:
     q = _p("甲", "劳动对象已不仅局限于具体的物质形态。")
     assert _verdict("甲认为劳动对象不再只限于具体的物质形态。[1]", q).verdict == SUPPORTED
     assert _verdict("甲认为劳动对象仍局限于具体的物质形态。[1]", q).verdict == UNSUPPORTED
+
+
+def test_the_second_reviews_cases_stay_claims() -> None:
+    """A stance is no frame (担心), 不仅限制 is no denied limit, a name ending in 才 is a name."""
+    p = _p("周明", "人才是创新的第一资源，要改革评价制度。")
+    assert check_sentence("周明非常担心，人才是创新的第一资源。[1]", (1,), [p], ["周明"]).verdict == UNSUPPORTED
+    assert claims.polarity(claims.words("他不仅限制了创新，还提高了成本。"))["限制"] == {False}
+    assert any(w.text == "张才" and w.content for w in claims.words("张才认为创新重要。"))
