@@ -73,7 +73,7 @@ def match(w: claims.Word, fold: str, words: set[str]) -> str:
             return ""  # the same head with another modifier (国有企业 / 民营企业): another thing of the kind
         return "chars"  # most of its characters: a recombination of the passage's morphemes
     if not w.noun and lexicon.classes(w.text) and any(
-            lexicon.related(w.text, x) and lexicon.polarity(w.text) * lexicon.polarity(x) >= 0 for x in words):
+            lexicon.related(w.text, x) and lexicon.direction(w.text) * lexicon.direction(x) >= 0 for x in words):
         return "related"  # a verb or adjective of the same small class, not of the other direction (快 for 低); for
         # nouns that is another thing
     return ""

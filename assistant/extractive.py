@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .claims import cn_value
 from .text import sentence_spans
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Passage
 
@@ -35,7 +36,6 @@ _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
 # a sentence that announces an enumeration by its count ("……呈现为三大支柱。", "有以下四个方面：")
 _COUNTED = re.compile(r"(?<![一二三四五六七八九十百\d第])([两二三四五六七八九十])"
                       r"(?:大|个|种|类|条|项|点|层|场|方面|重)")
-_NUMERAL = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 LEAD_CHARS = 130  # a lead sentence longer than this is cut to its best run of clauses
 SUPPORT_UNDER = 120  # a supporting sentence is added only to a lead shorter than this
 SHORT_LEAD = 30  # a lead shorter than this is followed by the next sentence
@@ -139,7 +139,8 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
     if counted and passages[lead_rank].chunk.kind == "text" and not starts_item(lead_sents[lead_i][1]):
         # the best sentence announces an enumeration (三大支柱。一是…): without its items it says nothing, so
         # the items that follow it in the statement are the answer, whatever the question's form
-        items = _items_under(passages, lead_rank, lead_i, limit=_NUMERAL[counted.group(1)], right_after=True)
+        count = int(cn_value(counted.group(1)) or MAX_ITEMS)
+        items = _items_under(passages, lead_rank, lead_i, limit=count, right_after=True)
         if len(items) >= 3:
             return items
     if kind == "list":

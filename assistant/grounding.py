@@ -137,13 +137,13 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
         allowed = max(1, len(content) // 3)
         # a word of degree the passage does not have, where every character of degree the aligned clauses add
         # goes the other way (增长快 against 增长率低, 强劲 against 减弱): a direction flipped in other words
-        degrees = {lexicon.polarity(ch) for c in window for ch in c.text if ch not in claim[a:b]} - {0}
+        added = [(ch, d) for c in window for ch in c.text if ch not in claim[a:b] and (d := lexicon.direction(ch))]
+        degrees = {d for _, d in added}
         negated = any(claims.is_negator(x.text) or x.text[0] in "不没未无非" for x in (*ws, *wwords))
         for w in content:  # (a negation on either side, 不小 for 大, turns a direction round: not compared here)
-            way = lexicon.polarity(w.text)
+            way = lexicon.direction(w.text)
             if way and not negated and degrees == {-way} and claims.fold(w.text) not in source_fold:
-                where = next(ch for c in window for ch in c.text if ch not in claim[a:b] and lexicon.polarity(ch))
-                f.append(f"says {w.text!r} where the cited passage says {where!r}")
+                f.append(f"says {w.text!r} where the cited passage says {added[0][0]!r}")
                 break
         for w in missing:
             # a paraphrase may bring a few words of its own into a clause the passage otherwise backs (交由, 旨在,
@@ -157,7 +157,7 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
                 continue  # "李平回忆说，…", "说到底，…": a clause that frames the next one and claims nothing
             # a word of change or degree the passage says another way, in the same direction (走高 for 上升, 增长慢
             # for 增长率低): the aligned clauses' characters of degree that the claim's clause lacks all go that way
-            way = lexicon.polarity(w.text)
+            way = lexicon.direction(w.text)
             same_way = way != 0 and degrees == {way}
             start = claim.rfind("从", a, w.start)
             if w.text[-1] in "向到" and start >= 0 and not w.entity \

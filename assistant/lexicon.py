@@ -111,7 +111,7 @@ def synonym_words() -> dict[int, tuple[str, ...]]:
 _UP, _DOWN = "多大高强快长深重增升涨优好", "少小低弱慢短浅轻减降跌劣坏"
 
 
-def polarity(word: str) -> int:
+def direction(word: str) -> int:
     """+1 for a word of more, higher or faster (上升, 走高, 加快), -1 for less, lower or slower (慢, 减弱, 低),
     0 if it says neither or both (增长率低)."""
     up, down = any(c in _UP for c in word), any(c in _DOWN for c in word)

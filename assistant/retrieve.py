@@ -195,14 +195,12 @@ class Retriever:
         if not words:
             return query
         scores = self.bm25.scores(words)
-        for speaker in speakers:
-            text = max((scores[n] for n, c in enumerate(self.chunks) if c.speaker == speaker and c.kind == "text"),
-                       default=0.0)
-            byline = max((scores[n] for n, c in enumerate(self.chunks) if c.speaker == speaker and c.kind != "text"),
-                         default=0.0)
-            if text <= byline:
-                return query
-        return rest
+        best: dict[tuple[str, bool], float] = {}  # (speaker, statement?) -> best score
+        for n, c in enumerate(self.chunks):
+            if c.speaker in speakers:
+                key = (c.speaker, c.kind == "text")
+                best[key] = max(best.get(key, 0.0), scores[n])
+        return rest if all(best.get((s, True), 0.0) > best.get((s, False), 0.0) for s in speakers) else query
 
     def read(self, text: str) -> str:
         """``text`` in the index's characters: a question typed in traditional characters (Taiwan, Hong Kong)
