@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -62,6 +62,12 @@ _ASKS_NAME = (
      ("nt",)),
 )
 _ORG_HEAD = re.compile(r"(?:公司|集团|企业|大学|学院|研究院|研究所|研究中心|委员会|部|局|署|银行|平台)$")
+
+
+class Gives(Protocol):
+    """A test for a text that gives what a question asks for: a compiled pattern, or ``_NamesOne``."""
+
+    def search(self, text: str) -> object: ...
 
 
 class _NamesOne:
@@ -438,7 +444,7 @@ class Retriever:
         return self._year or None
 
     @staticmethod
-    def asks_figure(question: str) -> tuple[str, re.Pattern[str]] | None:
+    def asks_figure(question: str) -> tuple[str, Gives] | None:
         """("number" | "date" | "place" | "organisation", a test for a text that gives one) when a Chinese
         question asks for a figure, a date or a name itself (多少, 占比, 哪一年, 哪个城市, 哪家企业); None
         otherwise, and for a count of items (哪几条)."""
@@ -447,7 +453,7 @@ class Retriever:
                 return kind, has
         for kind, asks, tags in _ASKS_NAME:
             if asks.search(question):
-                return kind, _NamesOne(tags, question, kind == "organisation")  # type: ignore[return-value]
+                return kind, _NamesOne(tags, question, kind == "organisation")
         return None
 
     def later_years(self, retrieval: Retrieval) -> list[str]:
