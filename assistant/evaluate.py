@@ -86,6 +86,32 @@ def _lead_has_evidence(q: dict[str, Any], a: Answer) -> float | None:
     return float(max(share(e) for e in evidence) >= 0.6)
 
 
+def _cut_from_antecedent(a: Answer, frames: Sequence[str]) -> float | None:
+    """1.0 if a sentence of the answer opens with a connective (因此, 但, 这…: it leans on the sentence before
+    it) and the answer does not give, right before it, the text it follows in its passage. ``frames`` are the
+    names an answer's speaker groups open with (吕薇：)."""
+    from .extractive import _CONNECTIVE
+
+    if not a.sentences:
+        return None
+    frame = re.compile(r"^(?:" + "|".join(map(re.escape, frames)) + r")[：:]\s*") if frames else None
+    prev = ""
+    for s in a.sentences:
+        text = compact(frame.sub("", s.text) if frame else s.text)
+        if _CONNECTIVE.match(text):
+            cited = [compact(a.passages[m - 1].text) for m in s.markers if 1 <= m <= len(a.passages)]
+            if not prev or not any(_follows(t, prev, text) for t in cited):
+                return 1.0
+        prev = text.rstrip("。")  # a run cut at a clause ends in 。 in the answer
+    return 0.0
+
+
+def _follows(passage: str, before: str, text: str) -> bool:
+    """``text`` comes right after ``before`` in ``passage`` (a clause mark between them at most)."""
+    at, head = passage.find(before), text[:12].rstrip("。")
+    return at >= 0 and 0 <= passage.find(head, at + len(before)) - (at + len(before)) <= 1
+
+
 def answer_row(q: dict[str, Any], a: Answer, experts: Sequence[str]) -> dict[str, Any]:
     refuse = q.get("expect") == "refuse"
     row: dict[str, Any] = {"id": q["id"], "type": q.get("type", "?")}
@@ -120,6 +146,7 @@ def answer_row(q: dict[str, Any], a: Answer, experts: Sequence[str]) -> dict[str
                       for s in sents for e in experts if s.markers)
     row["wrong_speaker"] = float(named_wrong)
     row["supported_share"] = a.supported_share
+    row["cut_from_antecedent"] = _cut_from_antecedent(a, [*experts, "编者按", "文中写道"])
     if q.get("type") == "false_premise":
         row["premise_corrected"] = float((row["keyword_recall"] or 0) >= 1.0 and gold <= cited)
     return row
@@ -127,7 +154,8 @@ def answer_row(q: dict[str, Any], a: Answer, experts: Sequence[str]) -> dict[str
 
 ANSWER_KEYS = ("keyword_recall", "citation_recall", "citation_precision", "gold_speakers_cited",
                "wrong_speaker", "refusal_accuracy", "false_refusal", "hedged", "premise_corrected",
-               "supported_share", "lead_has_evidence", "single_fact_chars_p50", "answer_chars_p50")
+               "supported_share", "lead_has_evidence", "cut_from_antecedent", "single_fact_chars_p50",
+               "answer_chars_p50")
 
 
 def _median(xs: Sequence[float]) -> float:

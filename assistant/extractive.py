@@ -26,10 +26,15 @@ from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Passage
 
 # a sentence that opens with one of these leans on the sentence before it (Chinese and English connectives)
 _CONNECTIVE = re.compile(
-    r"^(?:因此|因而|所以|为此|由此|对此|同时|此外|另外|另一方面|其次|再次|最后|例如|比如|譬如|如|但|但是|然而|而且|并且|"
+    r"^(?:因此|因而|所以|为此|由此|对此|同时|此外|另外|另一方面|其次|再次|最后|例如|比如|譬如|如(?![果何今同])|但|但是|然而|而且|并且|"
     r"而|则|于是|可见|总之|换言之|也就是说|这|这些|这种|这样|那么|其中|与此同时|相反|反之|当然)"
     r"|^(?:therefore|thus|hence|so|however|but|moreover|also|for example|for instance|this|these|then)\b",
     re.IGNORECASE)
+# the connectives that only mark how a sentence goes on from the one before (contrast, addition, example,
+# consequence, order) and point at nothing in it: without them the sentence says the same on its own (unlike
+# 这/其中/为此/由此/则, which name what came before)
+_MARKER = re.compile(r"^(?:因此|因而|所以|但是|但|然而|例如|比如|譬如|如(?![果何今同此])|同时|与此同时|此外|"
+                     r"另外|而且|并且|当然|总之|其次|再次|最后)[,，]?")
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
 _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
@@ -94,12 +99,40 @@ def _sentences(p: Passage) -> list[tuple[int, str]]:
     return [(i, p.text[a:b]) for i, (a, b) in enumerate(sentence_spans(p.text))]
 
 
-def _with_antecedent(sents: list[tuple[int, str]], i: int) -> list[str]:
-    """Sentence ``i``, preceded by the one before it when it opens with a connective."""
+def _standing(sents: list[tuple[int, str]], i: int, run: str) -> list[str] | None:
+    """``run`` (sentence ``i``, or a run of its clauses) as text a reader can take on its own: itself, unless
+    it opens with a connective (因此, 但, 例如, 这…), which leans on what comes before it. Then the clauses of
+    its own sentence before it, or, for a whole sentence, the sentence before it (a question it answers
+    included; its last clauses when it is long) come first. None when what it leans on is not there: the
+    passage starts with it, or a heading is before it."""
+    if not _CONNECTIVE.match(run):
+        return [run]
     s = sents[i][1]
-    if _CONNECTIVE.match(s) and i > 0 and _usable(sents[i - 1][1]):
-        return [sents[i - 1][1], s]
-    return [s]
+    at = s.find(run)
+    if at > 0:  # a run from inside its sentence: with the clauses before it, back to one that needs none
+        head = _clauses(s[:at])
+        while head and _CONNECTIVE.match(run):
+            run = head.pop() + run
+        return _standing(sents, i, run) if not head and _CONNECTIVE.match(run) else [run]
+    if i == 0 or _is_heading(sents[i - 1][1]):
+        return None
+    before = sents[i - 1][1]
+    if len(before) > 2 * LEAD_CHARS:
+        tail = ""
+        for c in reversed(_clauses(before)):
+            if tail and len(tail) + len(c) > LEAD_CHARS:
+                break
+            tail = c + tail
+        before = tail
+    return [before, run]
+
+
+def _unmarked(run: str) -> str | None:
+    """``run`` without the marker it opens with (但是,…→…), when that leaves a sentence that leans on nothing
+    (a verbatim run of the passage all the same); None otherwise."""
+    m = _MARKER.match(run)
+    rest = run[m.end():] if m else ""
+    return rest if len(rest) >= 6 and not _CONNECTIVE.match(rest) else None
 
 
 def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind: str = "fact",
@@ -147,8 +180,11 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         items = _list_items(passages, by_rank, lead_rank, lead_i, score)
         if len(items) >= 2:
             return items
-    lead = _with_antecedent(lead_sents, lead_i)
-    pieces = [Piece(lead_rank, _best_run(lead[0], score, LEAD_CHARS) if len(lead) == 1 else s) for s in lead]
+    lead = lead_sents[lead_i][1]
+    # a lead that opens with a connective comes whole, after what it leans on; a run of its clauses that
+    # does, after the clauses before it
+    run = lead if _CONNECTIVE.match(lead) else _best_run(lead, score, LEAD_CHARS)
+    pieces = [Piece(lead_rank, t) for t in _standing(lead_sents, lead_i, run) or [_best_run(lead, score, LEAD_CHARS)]]
     # a short lead is a topic sentence (以华为为例。 / X 的本质是什么？): what it introduces follows it
     nxt = lead_i + 1
     if sum(len(p.text) for p in pieces) < SHORT_LEAD and nxt < len(lead_sents) and _usable(lead_sents[nxt][1]):
@@ -159,8 +195,16 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         s = by_rank[r][i][1]
         if passages[r].speaker != passages[lead_rank].speaker or s in lead_text or lead_text in s:
             continue
+        standing = _standing(by_rank[r], i, _best_run(s, score, LEAD_CHARS)) or []
+        if len(standing) == 2 and r == pieces[-1].rank and standing[0] == pieces[-1].text:
+            standing = standing[1:]  # what it leans on is the answer's last sentence
+        if len(standing) != 1:
+            bare = _unmarked(standing[-1] if standing else _best_run(s, score, LEAD_CHARS))
+            standing = [bare] if bare else []
+        if len(standing) != 1 or len(standing[0]) > LEAD_CHARS:
+            continue  # optional: a support that would need a sentence the answer leaves out is not added
         if sc >= 0.6 * top_score and len(lead_text) < SUPPORT_UNDER:
-            pieces.append(Piece(r, _best_run(s, score, LEAD_CHARS)))
+            pieces.append(Piece(r, standing[0]))
         break
     return pieces
 
@@ -243,8 +287,10 @@ def _list_items(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, 
     items.sort()
     if len(items) < 2:
         return []
-    intro = [Piece(lead_rank, by_rank[lead_rank][lead_i][1])] if not _ORDINAL.match(by_rank[lead_rank][lead_i][1]) \
-        and len(by_rank[lead_rank][lead_i][1]) <= LEAD_CHARS else []
+    lead = by_rank[lead_rank][lead_i][1]
+    bare = _unmarked(lead)
+    intro = [Piece(lead_rank, t) for t in _standing(sents, lead_i, lead) or ([bare] if bare else [])] \
+        if not _ORDINAL.match(lead) and len(lead) <= LEAD_CHARS else []
     return intro + [Piece(r, _first_clauses(s)) for _, _, r, s in items[:MAX_ITEMS]]
 
 
@@ -263,17 +309,22 @@ def _one_per_speaker(passages: Sequence[Passage], by_rank: dict[int, list[tuple[
     """The best sentence of each speaker (the named ones, or every speaker whose passage matches nearly
     as well as the best), best speaker first."""
     top = candidates[0][0]
-    chosen: dict[str, Piece] = {}
+    chosen: dict[str, list[Piece]] = {}
     for sc, r, i in candidates:
         sp = passages[r].speaker
         if sp in chosen or (speakers and sp not in speakers) or sp == UNKNOWN_SPEAKER:
             continue
         if not speakers and (sc < 0.5 * top or sp == EDITORIAL_SPEAKER):
             continue
-        chosen[sp] = Piece(r, _best_run(by_rank[r][i][1], score, LEAD_CHARS))
+        run = _best_run(by_rank[r][i][1], score, LEAD_CHARS)
+        bare = _unmarked(run)
+        standing = _standing(by_rank[r], i, run) or ([bare] if bare else None)
+        if standing is None:
+            continue  # what it leans on is not in the passage: the speaker's next best sentence
+        chosen[sp] = [Piece(r, t) for t in standing]
         if len(chosen) >= MAX_SPEAKERS:
             break
-    return list(chosen.values())
+    return [p for group in chosen.values() for p in group]
 
 
 def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: bool = False,

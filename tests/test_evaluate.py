@@ -74,3 +74,23 @@ def test_key_terms_are_matched_whatever_the_spacing_around_numbers() -> None:
     # the document writes "3 月 24 日"; a gold writer "3月24日": the same words to a reader
     assert _keyword_recall(q, "座谈会于 2024 年 3 月 24 日举办，讨论了 Large  Model。") == 2 / 3
     assert _keyword_recall(q, "座谈会于 2024 年 3 月 14 日举办。") == 0.0  # a different date is not the term
+
+
+def test_a_sentence_shown_without_what_it_leans_on_is_counted() -> None:
+    from assistant.evaluate import _cut_from_antecedent
+    from assistant.types import Answer, Chunk, Passage, SentenceCheck
+
+    text = "平台企业吸纳了大量灵活就业人员。但平台劳动者的社会保障仍然不足。平台规则应当公开透明。"
+    p = Passage(Chunk("c0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
+
+    def answer(*sentences: str) -> Answer:
+        checks = tuple(SentenceCheck(s, (1,), "supported") for s in sentences)
+        return Answer("q", "".join(sentences), (), False, "extractive", checks, (p,))
+
+    frames = ["钱小红"]
+    turn = "但平台劳动者的社会保障仍然不足。"
+    assert _cut_from_antecedent(answer("钱小红：" + turn), frames) == 1.0
+    assert _cut_from_antecedent(answer("钱小红：平台规则应当公开透明。", turn), frames) == 1.0
+    # the controls: after the sentence it turns from, or opening with no connective
+    assert _cut_from_antecedent(answer("钱小红：平台企业吸纳了大量灵活就业人员。", turn), frames) == 0.0
+    assert _cut_from_antecedent(answer("钱小红：平台规则应当公开透明。"), frames) == 0.0

@@ -67,3 +67,57 @@ def test_the_last_count_of_a_sentence_is_the_one_it_announces() -> None:
 
     found = list(_COUNTED.finditer("他用两个案例说明了三大支柱。"))
     assert found[-1].group(1) == "三"
+
+
+LEANING = {
+    "钱小红": "平台企业的数量增长很快。平台企业吸纳了大量灵活就业人员。但平台劳动者的社会保障仍然不足,需要补上短板。",
+    "孙大伟": ("这一点在外卖行业尤其明显,骑手的社会保障不足。平台规则应当公开透明。"
+            "平台劳动者的社会保障要由政府和企业共担。"),
+}
+
+
+def _leaning(speaker: str, n: int) -> Passage:
+    text = LEANING[speaker]
+    return Passage(Chunk(f"l{n}", text, speaker, "某某研究院", "平台劳动", n, 0, 0, len(text)), 1.0)
+
+
+def test_a_sentence_that_leans_on_the_one_before_it_never_stands_alone() -> None:
+    """Across speakers, each speaker's best sentence: 钱小红's opens with 但 and comes after the sentence it
+    answers; 孙大伟's best opens with 这一点 at the start of the passage, where what it points to is not there,
+    so his next best sentence stands instead."""
+    passages = [_leaning("钱小红", 0), _leaning("孙大伟", 1)]
+    pieces = compose(passages, _score(("平台劳动者", "社会保障", "不足")), kind="across")
+    texts = [p.text for p in pieces]
+    at = texts.index("但平台劳动者的社会保障仍然不足,需要补上短板。")
+    assert at > 0 and texts[at - 1] == "平台企业吸纳了大量灵活就业人员。", texts
+    assert not any(t.startswith("这一点") for t in texts), texts
+    assert "平台劳动者的社会保障要由政府和企业共担。" in texts, texts
+    # the control: a best sentence that opens with no connective stands alone, with nothing put before it
+    texts = [p.text for p in compose([_leaning("孙大伟", 1)], _score(("政府", "企业", "共担")), kind="fact")]
+    assert texts[0] == "平台劳动者的社会保障要由政府和企业共担。", texts
+
+
+def test_a_supporting_sentence_loses_its_marker_or_is_not_added() -> None:
+    """然而 only marks a turn: the support stands without it (still verbatim). 这 points back at a sentence
+    the answer leaves out: such a support is not added at all."""
+    from assistant.extractive import _CONNECTIVE
+
+    lead = "平台企业要承担社会责任,这是平台经济规范健康发展的一项基本要求。"
+    text = lead + "平台规则需要更加透明。然而平台企业承担社会责任的方式仍有争议。"
+    p = Passage(Chunk("s0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
+    texts = [x.text for x in compose([p], _score(("平台企业", "社会责任", "承担")), kind="fact")]
+    assert texts == [lead, "平台企业承担社会责任的方式仍有争议。"], texts
+    pointed = text.replace("然而平台企业", "这让平台企业")
+    p = Passage(Chunk("s1", pointed, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(pointed)), 1.0)
+    texts = [x.text for x in compose([p], _score(("平台企业", "社会责任", "承担")), kind="fact")]
+    assert not any(_CONNECTIVE.match(t) for t in texts) and all(t in pointed for t in texts), texts
+    assert len(texts) == 1, texts
+
+
+def test_a_run_cut_from_inside_a_sentence_keeps_the_clause_it_turns_from() -> None:
+    from assistant.extractive import _standing
+
+    before, turn = "平台企业吸纳了大量灵活就业人员,", "但平台劳动者的社会保障仍然不足,"
+    s = before + turn + "需要补上短板。"
+    assert _standing([(0, s)], 0, turn) == [before + turn]
+    assert _standing([(0, s)], 0, "需要补上短板。") == ["需要补上短板。"]  # the control: no connective, as it is
