@@ -166,7 +166,9 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         # the list of speakers answers a question about the speakers as a whole (how many, who, in what order)
         return [Piece(lead_rank, by_rank[lead_rank][lead_i][1])]
     if kind == "across":
-        return _one_per_speaker(passages, by_rank, candidates, score, speakers)
+        across = _one_per_speaker(passages, by_rank, candidates, score, speakers)
+        if across:
+            return across
     lead_sents = by_rank[lead_rank]
     counted = next(reversed(list(_COUNTED.finditer(lead_sents[lead_i][1]))), None)  # the last count announces
     if counted and passages[lead_rank].chunk.kind == "text" and not starts_item(lead_sents[lead_i][1]):

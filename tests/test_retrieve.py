@@ -403,3 +403,42 @@ def test_two_named_experts_are_searched_in_their_statements_not_their_bylines(tm
     assert {p.speaker for p in top} == {"赵明", "钱红"}
     posts = r.search("赵明和钱红分别是哪个单位的研究员或教授？").passages[:2]
     assert all(p.chunk.kind != "text" for p in posts), [p.text for p in posts]  # the control: bylines, overview
+
+
+def _symposium(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A made-up record: three experts each mention 量子通信 once, in talks about something else; three others
+    talk about 量子, 通信 and what 专家 提到, but never say 量子通信."""
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+    from assistant.store import Index
+
+    talks = {
+        "赵明": "发展现代农业需要良种、良法和良田，也需要更多懂技术的新型农民。" * 3
+                + "在这方面，量子通信已经在电网调度中试用。",
+        "钱红": "教育数字化要从课堂做起。" * 6 + "有的高校开设了量子通信的选修课。",
+        "孙亮": "金融科技的监管要跟上创新的步伐。" * 6 + "银行间的专线也开始采用量子通信加密。",
+        "李强": "专家们多次提到量子计算，也提到通信网络的升级。专家提到的通信、量子问题很多。",
+        "周平": "专家提到，量子科技和通信产业都是新赛道，专家们提到要加大投入。",
+        "吴刚": "专家们提到，通信基础设施要适度超前，量子、通信、算力要统筹。",
+    }
+    doc = tmp_path / "talks.md"
+    doc.write_text("".join(f"## {sp} | 某某研究院 | 题目{n}\n\n{t}\n\n" for n, (sp, t) in enumerate(talks.items())),
+                   encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
+    index = Index(settings, HashEmbeddings())
+    ingest(index, [doc])
+    return Assistant(settings, index=index)
+
+
+def test_who_mentioned_a_term_finds_every_expert_who_says_it(tmp_path) -> None:
+    """Issue 11: who spoke about a topic, all of them. The term is split by the tokenizer (量子 通信) and is
+    one sentence of long talks on other things, so the ranking alone puts the near-misses first."""
+    a = _symposium(tmp_path)
+    r = a.retriever.search("哪几位专家提到了量子通信？")
+    assert r.across and {"赵明", "钱红", "孙亮"} <= {p.speaker for p in r.passages}, [p.speaker for p in r.passages]
+    answer = a.ask("哪几位专家提到了量子通信？")
+    assert {"赵明", "钱红", "孙亮"} <= {c.passage.speaker for c in answer.citations}, answer.text
+    # the control: a word every expert uses tells no one apart, and changes nothing
+    assert a.retriever._mentions("哪几位专家提到了现代化？", range(len(a.retriever.chunks)), {}, [0.0] * 99) == []
