@@ -136,11 +136,12 @@ def _unmarked(run: str) -> str | None:
 
 
 def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind: str = "fact",
-            speakers: Sequence[str] = ()) -> list[Piece]:
+            speakers: Sequence[str] = (), mentioned: str = "") -> list[Piece]:
     """The cited pieces of an extractive answer, lead first.
 
     ``score`` rates a piece of text against the question; ``kind`` is "fact", "list" or "across";
-    ``speakers`` (for "across" with named experts) are the experts to give one sentence each."""
+    ``speakers`` (for "across" with named experts) are the experts to give one sentence each; ``mentioned``
+    (for "across", 谁提到了X) the word asked about: each expert's best sentence that has it."""
     candidates: list[tuple[float, int, int]] = []  # (score, passage rank, sentence index)
     by_rank = {r: _sentences(p) for r, p in enumerate(passages)}
     for r, sents in by_rank.items():
@@ -166,7 +167,10 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         # the list of speakers answers a question about the speakers as a whole (how many, who, in what order)
         return [Piece(lead_rank, by_rank[lead_rank][lead_i][1])]
     if kind == "across":
-        across = _one_per_speaker(passages, by_rank, candidates, score, speakers)
+        having = [c for c in candidates if mentioned and mentioned in by_rank[c[1]][c[2]][1]]
+        with_it = (lambda t: score(t) + (mentioned in t))  # noqa: E731  (a run that keeps the word)
+        across = (_one_per_speaker(passages, by_rank, having, with_it, speakers) if having else []) or \
+            _one_per_speaker(passages, by_rank, candidates, score, speakers)
         if across:
             return across
     lead_sents = by_rank[lead_rank]

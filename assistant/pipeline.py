@@ -406,7 +406,8 @@ class Assistant:
         kind = "across" if retrieval.across or len(named) > 1 else \
             "list" if _LIST_QUESTION.search(question) else "fact"
         score = self._question_scorer(question, english)
-        pieces = compose(retrieval.passages, score, kind=kind, speakers=named if len(named) > 1 else ())
+        pieces = compose(retrieval.passages, score, kind=kind, speakers=named if len(named) > 1 else (),
+                         mentioned=retrieval.mentioned)
         return render_pieces(pieces, retrieval.passages, english=english, names=english_name)
 
     # ---------------------------------------------------------------- stage 4b: generate, post-process

@@ -260,10 +260,12 @@ class Retriever:
             for rank, n in enumerate(sorted(scores, key=lambda n: -scores[n])[: self.settings.candidates]):
                 fused[n] = fused.get(n, 0.0) + weight / (RRF_K + rank + 1)
         ranked = sorted(fused, key=lambda n: -fused[n])
+        mentioned = ""
         if len(allowed) > 1:
             ranked = self._interleave(ranked, allowed)
         elif mention.across and not allowed:
-            ranked = self._spread(ranked, fused, k, self._mentions(q, pool, fused, lex_all))
+            mentioned, mentions = self._mentions(q, pool, fused, lex_all)
+            ranked = self._spread(ranked, fused, k, mentions)
         elif mention.editorial and not allowed:
             ranked = self._prefer(ranked, EDITORIAL_SPEAKER)
         elif _LIST_QUESTION.search(q):
@@ -273,7 +275,7 @@ class Retriever:
         passages = tuple(Passage(self.chunks[n], fused.get(n, 0.0), dense.get(n, 0.0), lex_all[n]) for n in top)
         signals = self.signals(q, top, dense, lex_all, bool(allowed or mention.across), bridge)
         return Retrieval(q, passages, confidence(signals, self.settings), mention.speakers, mention.across,
-                         notice, signals, read_as_chinese)
+                         notice, signals, read_as_chinese, mentioned)
 
     def _interleave(self, ranked: list[int], speakers: Sequence[str]) -> list[int]:
         """A question naming several experts: their passages take turns (each one's best first), so
@@ -287,13 +289,14 @@ class Retriever:
                     out.append(queues[s].pop(0))
         return out + [n for n in ranked if n not in out]
 
-    def _mentions(self, q: str, pool: Sequence[int], fused: dict[int, float], lex: Sequence[float]) -> list[int]:
-        """For a question that asks who said something (哪几位提到了量子信息): the best passage of each expert
-        whose statement has the question's most specific word (of two characters or more; the longer of two
+    def _mentions(self, q: str, pool: Sequence[int], fused: dict[int, float],
+                  lex: Sequence[float]) -> tuple[str, list[int]]:
+        """For a question that asks who said something (哪几位提到了量子信息): the word, and the best passage of
+        each expert whose statement has the question's most specific word (of two characters or more; the longer of two
         that weigh the same, so a term the tokenizer splits is taken whole), best first; [] when no statement
         has that word, or when every expert's has it (it tells no one apart)."""
         if mostly_english(q):
-            return []
+            return "", []
         words = self.question_words(q)
         # a term the tokenizer splits (量子 通信) is also tried whole, as the question writes it
         weights = self.weights([*words, *(a + b for a, b in zip(words, words[1:], strict=False) if a + b in q)])
@@ -303,12 +306,12 @@ class Retriever:
         terms = [w for w in weights if len(w) > 1]
         term = max(terms, key=lambda w: (weights[w], len(w)), default="")
         if not term or not any(term in self._texts[n] for n in texts):
-            return []  # what the question is about is not in the statements: a word of its frame (提到) is not it
+            return "", []  # what the question is about is not in the statements: a word of its frame (提到) is not it
         best: dict[str, int] = {}
         for n in sorted((n for n in texts if term in self._texts[n]), key=lambda n: (-fused.get(n, 0.0), -lex[n])):
             best.setdefault(self.chunks[n].speaker, n)
         everyone = {self.chunks[n].speaker for n in texts}
-        return [] if len(best) == len(everyone) else list(best.values())
+        return ("", []) if len(best) == len(everyone) else (term, list(best.values()))
 
     def _spread(self, ranked: list[int], fused: dict[int, float], k: int, mentions: Sequence[int] = ()) -> list[int]:
         """The passages of ``mentions`` first, then the best passage of each other speaker that matches nearly

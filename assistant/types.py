@@ -137,6 +137,9 @@ class Retrieval:
     signals: Signals = field(default_factory=Signals)
     # a question typed in pinyin is searched in Chinese words: ``question`` is that reading, this is True
     read_as_chinese: bool = False
+    # a question across the experts (谁提到了X): the word it asks about, when some experts' statements have it
+    # (their passages come first, and an answer across them quotes the sentences that have it)
+    mentioned: str = ""
 
 
 @dataclass(frozen=True)
