@@ -33,8 +33,8 @@ _CONNECTIVE = re.compile(
 # the connectives that only mark how a sentence goes on from the one before (contrast, addition, example,
 # consequence, order) and point at nothing in it: without them the sentence says the same on its own (unlike
 # 这/其中/为此/由此/则, which name what came before)
-_MARKER = re.compile(r"^(?:因此|因而|所以|但是|但|然而|例如|比如|譬如|如(?![果何今同此])|同时|与此同时|此外|"
-                     r"另外|而且|并且|当然|总之|其次|再次|最后)[,，]?")
+_MARKER = re.compile(r"^(?:(?:因此|因而|所以|但是|然而|例如|比如|譬如|与此同时|而且|并且|总之|但(?![凡愿是]))[,，]?|"
+                     r"(?:如|同时|此外|另外|当然|其次|再次|最后)[,，])")  # 但凡, 同时期, 另外一个, 最后一公里: words
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
 _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
@@ -99,12 +99,13 @@ def _sentences(p: Passage) -> list[tuple[int, str]]:
     return [(i, p.text[a:b]) for i, (a, b) in enumerate(sentence_spans(p.text))]
 
 
-def _standing(sents: list[tuple[int, str]], i: int, run: str) -> list[str] | None:
+def _standing(sents: list[tuple[int, str]], i: int, run: str, depth: int = 0) -> list[str] | None:
     """``run`` (sentence ``i``, or a run of its clauses) as text a reader can take on its own: itself, unless
     it opens with a connective (因此, 但, 例如, 这…), which leans on what comes before it. Then the clauses of
     its own sentence before it, or, for a whole sentence, the sentence before it (a question it answers
     included; its last clauses when it is long) come first. None when what it leans on is not there: the
-    passage starts with it, or a heading is before it."""
+    passage starts with it, or a heading is before it. The sentence before may lean on its own one (a chain
+    of 因此…其中…): up to two sentences back, or its marker left out (``_unmarked``)."""
     if not _CONNECTIVE.match(run):
         return [run]
     s = sents[i][1]
@@ -113,7 +114,7 @@ def _standing(sents: list[tuple[int, str]], i: int, run: str) -> list[str] | Non
         head = _clauses(s[:at])
         while head and _CONNECTIVE.match(run):
             run = head.pop() + run
-        return _standing(sents, i, run) if not head and _CONNECTIVE.match(run) else [run]
+        return _standing(sents, i, run, depth) if not head and _CONNECTIVE.match(run) else [run]
     if i == 0 or _is_heading(sents[i - 1][1]):
         return None
     before = sents[i - 1][1]
@@ -124,6 +125,12 @@ def _standing(sents: list[tuple[int, str]], i: int, run: str) -> list[str] | Non
                 break
             tail = c + tail
         before = tail
+    elif _CONNECTIVE.match(before):
+        bare = _unmarked(before)
+        earlier = _standing(sents, i - 1, before, depth + 1) if depth < 1 else None
+        if earlier is None:
+            return [bare, run] if bare else None
+        return [*earlier, run]
     return [before, run]
 
 
@@ -167,8 +174,11 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         # the list of speakers answers a question about the speakers as a whole (how many, who, in what order)
         return [Piece(lead_rank, by_rank[lead_rank][lead_i][1])]
     if kind == "across":
-        having = [c for c in candidates if mentioned and mentioned in by_rank[c[1]][c[2]][1]]
-        with_it = (lambda t: score(t) + (mentioned in t))  # noqa: E731  (a run that keeps the word)
+        def has(t: str) -> bool:  # as the retriever compares: lower case, without spaces
+            return bool(mentioned) and mentioned in t.lower().replace(" ", "")
+
+        having = [c for c in candidates if has(by_rank[c[1]][c[2]][1])]
+        with_it = (lambda t: score(t) + has(t))  # noqa: E731  (a run that keeps the word)
         across = (_one_per_speaker(passages, by_rank, having, with_it, speakers) if having else []) or \
             _one_per_speaker(passages, by_rank, candidates, score, speakers)
         if across:
@@ -190,7 +200,9 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
     # a lead that opens with a connective comes whole, after what it leans on; a run of its clauses that
     # does, after the clauses before it
     run = lead if _CONNECTIVE.match(lead) else _best_run(lead, score, LEAD_CHARS)
-    pieces = [Piece(lead_rank, t) for t in _standing(lead_sents, lead_i, run) or [_best_run(lead, score, LEAD_CHARS)]]
+    bare = _unmarked(run)
+    pieces = [Piece(lead_rank, t) for t in _standing(lead_sents, lead_i, run) or
+              ([bare] if bare else [_best_run(lead, score, LEAD_CHARS)])]
     # a short lead is a topic sentence (以华为为例。 / X 的本质是什么？): what it introduces follows it
     nxt = lead_i + 1
     if sum(len(p.text) for p in pieces) < SHORT_LEAD and nxt < len(lead_sents) and _usable(lead_sents[nxt][1]):
@@ -199,7 +211,7 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
     lead_text = "".join(p.text for p in pieces)
     for sc, r, i in candidates[1:6]:
         s = by_rank[r][i][1]
-        if passages[r].speaker != passages[lead_rank].speaker or s in lead_text or lead_text in s:
+        if passages[r].speaker != passages[lead_rank].speaker or s in lead_text or any(p.text in s for p in pieces):
             continue
         standing = _standing(by_rank[r], i, _best_run(s, score, LEAD_CHARS)) or []
         if len(standing) == 2 and r == pieces[-1].rank and standing[0] == pieces[-1].text:
@@ -297,6 +309,8 @@ def _list_items(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, 
     bare = _unmarked(lead)
     intro = [Piece(lead_rank, t) for t in _standing(sents, lead_i, lead) or ([bare] if bare else [])] \
         if not _ORDINAL.match(lead) and len(lead) <= LEAD_CHARS else []
+    if any(_ORDINAL.match(p.text) for p in intro):
+        intro = [Piece(lead_rank, bare)] if bare else []  # what it leans on is an item, listed below anyway
     return intro + [Piece(r, _first_clauses(s)) for _, _, r, s in items[:MAX_ITEMS]]
 
 

@@ -26,6 +26,7 @@ from .lexical import (
     pinyin_index,
     pinyin_to_chinese,
     romanised_chinese,
+    stopwords,
 )
 from .settings import Settings
 from .speakers import SpeakerDirectory
@@ -303,10 +304,25 @@ class Retriever:
         # the experts' own statements: the editors' introduction is no one's view (an answer across experts
         # leaves it out too)
         texts = [n for n in pool if self.chunks[n].kind == "text" and self.chunks[n].speaker != EDITORIAL_SPEAKER]
-        terms = [w for w in weights if len(w) > 1]
-        term = max(terms, key=lambda w: (weights[w], len(w)), default="")
-        if not term or not any(term in self._texts[n] for n in texts):
+        terms = [w.lower() for w in weights if len(w) > 1]
+        term = max(terms, key=lambda w: (self.weights([w])[w], len(w)), default="")
+
+        def said(x: str) -> bool:
+            return any(x in self._texts[n] for n in texts)
+
+        if not term or not said(term):
             return "", []  # what the question is about is not in the statements: a word of its frame (提到) is not it
+        # the longest stretch of the question around it that the statements have: a character the tokenizer
+        # split off (大 模型, 元 宇宙) belongs to the term; a function word (了, 的) does not
+        low, stop = q.lower(), stopwords()
+        at = low.find(term)
+        if at >= 0:
+            a, b = at, at + len(term)
+            while a > 0 and low[a - 1] not in stop and low[a - 1].isalnum() and said(low[a - 1:b]):
+                a -= 1
+            while b < len(low) and low[b] not in stop and low[b].isalnum() and said(low[a:b + 1]):
+                b += 1
+            term = low[a:b]
         best: dict[str, int] = {}
         for n in sorted((n for n in texts if term in self._texts[n]), key=lambda n: (-fused.get(n, 0.0), -lex[n])):
             best.setdefault(self.chunks[n].speaker, n)

@@ -121,3 +121,20 @@ def test_a_run_cut_from_inside_a_sentence_keeps_the_clause_it_turns_from() -> No
     s = before + turn + "需要补上短板。"
     assert _standing([(0, s)], 0, turn) == [before + turn]
     assert _standing([(0, s)], 0, "需要补上短板。") == ["需要补上短板。"]  # the control: no connective, as it is
+
+
+def test_a_list_intro_that_leans_on_an_item_does_not_repeat_it_and_a_chain_goes_back() -> None:
+    from assistant.extractive import _standing
+
+    text = ("平台治理有三项任务。一是完善平台规则,维护公平竞争。这需要政府和平台共同推动规范发展。"
+            "二是保护劳动者权益。三是加强数据安全。")
+    p = Passage(Chunk("i0", text, "钱小红", "某某研究院", "平台治理", 1, 0, 0, len(text)), 1.0)
+    texts = [x.text for x in compose([p], _score(("政府", "平台", "共同推动", "规范发展")), kind="list")]
+    assert len(texts) == len(set(texts)), texts  # 一是… once, not as the intro's antecedent and again as an item
+    # a chain: 其中 leans on a sentence that itself opens with 因此; both come, after what 因此 leans on
+    sents = list(enumerate(["平台经济发展很快。", "因此,要加快人才培养。", "其中,数据人才最为急需。"]))
+    assert _standing(sents, 2, sents[2][1]) == [text for _, text in sents]
+    # words that begin like a marker are not cut: 但凡, 同时期, 最后一公里
+    from assistant.extractive import _unmarked
+    assert _unmarked("但凡有条件的地区都要试点。") is None and _unmarked("最后一公里的问题要解决。") is None
+    assert _unmarked("但是,试点要稳步推进。") == "试点要稳步推进。"
