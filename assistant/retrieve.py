@@ -312,17 +312,13 @@ class Retriever:
 
         if not term or not said(term):
             return "", []  # what the question is about is not in the statements: a word of its frame (提到) is not it
-        # the longest stretch of the question around it that the statements have: a character the tokenizer
-        # split off (大 模型, 元 宇宙) belongs to the term; a function word (了, 的) does not
+        # a modifier the tokenizer split off in front of it (大 模型, 元 宇宙) belongs to the term, while the
+        # statements have the longer stretch; a function word (了, 在) does not. Only in front: a Chinese
+        # compound ends in its head, and what follows a noun in the question (中, 上) is not part of it
         low, stop = q.lower(), stopwords()
         at = low.find(term)
-        if at >= 0:
-            a, b = at, at + len(term)
-            while a > 0 and low[a - 1] not in stop and low[a - 1].isalnum() and said(low[a - 1:b]):
-                a -= 1
-            while b < len(low) and low[b] not in stop and low[b].isalnum() and said(low[a:b + 1]):
-                b += 1
-            term = low[a:b]
+        while at > 0 and low[at - 1] not in stop and low[at - 1].isalnum() and said(low[at - 1] + term):
+            term, at = low[at - 1] + term, at - 1
         best: dict[str, int] = {}
         for n in sorted((n for n in texts if term in self._texts[n]), key=lambda n: (-fused.get(n, 0.0), -lex[n])):
             best.setdefault(self.chunks[n].speaker, n)

@@ -417,7 +417,7 @@ def _symposium(tmp_path: Path):  # type: ignore[no-untyped-def]
     talks = {
         "赵明": "发展现代农业需要良种、良法和良田，也需要更多懂技术的新型农民。" * 3
                 + "在这方面，量子通信已经在电网调度中试用。",
-        "钱红": "教育数字化要从课堂做起。" * 6 + "有的高校开设了量子通信的选修课。",
+        "钱红": "教育数字化要从课堂做起。" * 6 + "有的高校在量子通信中开设了选修课。",
         "孙亮": "金融科技的监管要跟上创新的步伐。" * 6 + "银行间的专线也开始采用量子通信加密。",
         "李强": "专家们多次提到量子计算，也提到通信网络的升级。专家提到的通信、量子问题很多。",
         "周平": "专家提到，量子科技和通信产业都是新赛道，专家们提到要加大投入。",
@@ -442,6 +442,8 @@ def test_who_mentioned_a_term_finds_every_expert_who_says_it(tmp_path) -> None:
     assert {"赵明", "钱红", "孙亮"} <= {c.passage.speaker for c in answer.citations}, answer.text
     # the control: a word every expert uses tells no one apart, and changes nothing
     assert r.mentioned == "量子通信"  # split 量子 通信 by the tokenizer, found whole
+    # what follows the term in the question is not part of it, though one statement has it too (量子通信中)
+    assert a.retriever.search("哪几位专家谈到量子通信中的难题？").mentioned == "量子通信"
     # only the experts who say it are named: not those who say 量子 and 通信 apart
     assert {c.passage.speaker for c in answer.citations} == {"赵明", "钱红", "孙亮"}, answer.text
     # the controls: a word no statement has is no term to look for; one every expert's statement has (among
