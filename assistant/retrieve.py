@@ -292,20 +292,20 @@ class Retriever:
 
     def _mentions(self, q: str, pool: Sequence[int], fused: dict[int, float],
                   lex: Sequence[float]) -> tuple[str, list[int]]:
-        """For a question that asks who said something (哪几位提到了量子信息): the word, and the best passage of
-        each expert whose statement has the question's most specific word (of two characters or more; the longer of two
-        that weigh the same, so a term the tokenizer splits is taken whole), best first; [] when no statement
-        has that word, or when every expert's has it (it tells no one apart)."""
+        """For a question that asks who said something (哪几位提到了量子信息): its most specific word of two
+        characters or more (of two that weigh the same, the longer: a term the tokenizer splits is taken
+        whole), and the best passage of each expert whose statement has it, best first. ("", []) when no
+        statement has the word, or every expert's does (it tells no one apart)."""
         if mostly_english(q):
             return "", []
-        words = self.question_words(q)
+        words = [w.lower() for w in self.question_words(q)]  # as the index's texts are compared
+        low = q.lower()
         # a term the tokenizer splits (量子 通信) is also tried whole, as the question writes it
-        weights = self.weights([*words, *(a + b for a, b in zip(words, words[1:], strict=False) if a + b in q)])
+        weights = self.weights([*words, *(a + b for a, b in zip(words, words[1:], strict=False) if a + b in low)])
         # the experts' own statements: the editors' introduction is no one's view (an answer across experts
         # leaves it out too)
         texts = [n for n in pool if self.chunks[n].kind == "text" and self.chunks[n].speaker != EDITORIAL_SPEAKER]
-        terms = [w.lower() for w in weights if len(w) > 1]
-        term = max(terms, key=lambda w: (self.weights([w])[w], len(w)), default="")
+        term = max((w for w in weights if len(w) > 1), key=lambda w: (weights[w], len(w)), default="")
 
         def said(x: str) -> bool:
             return any(x in self._texts[n] for n in texts)
@@ -315,7 +315,7 @@ class Retriever:
         # a modifier the tokenizer split off in front of it (大 模型, 元 宇宙) belongs to the term, while the
         # statements have the longer stretch; a function word (了, 在) does not. Only in front: a Chinese
         # compound ends in its head, and what follows a noun in the question (中, 上) is not part of it
-        low, stop = q.lower(), stopwords()
+        stop = stopwords()
         at = low.find(term)
         while at > 0 and low[at - 1] not in stop and low[at - 1].isalnum() and said(low[at - 1] + term):
             term, at = low[at - 1] + term, at - 1

@@ -113,3 +113,19 @@ def write_scripted_folder(model_dir: Path, out: Path, script: str, end: str | No
     weights = {**load_file(str(model_dir / "model.safetensors")), **scripted_weights(model_dir, script, end)}
     save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
     return out
+
+
+def made_up_index(tmp_path: Path, record: str):  # type: ignore[no-untyped-def]
+    """The real store (embedded Chroma) over ``record``, a made-up symposium in the project's markdown form
+    (``## speaker | affiliation | title``), with the hash embedder and the extractive engine: for tests that
+    must not lean on the seed. Returns the index; its ``settings`` build a Retriever or an Assistant."""
+    from assistant.embed import HashEmbeddings
+    from assistant.ingest import ingest
+    from assistant.settings import Settings
+    from assistant.store import Index
+
+    doc = tmp_path / "talk.md"
+    doc.write_text(record, encoding="utf-8")
+    index = Index(Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive"), HashEmbeddings())
+    ingest(index, [doc])
+    return index

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.pipeline import Assistant
 from assistant.retrieve import Retriever
-from assistant.settings import Settings
+from tests.helpers import made_up_index
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +39,8 @@ def test_a_year_the_record_names_or_has_reached_is_not_refused_for_it(assistant,
 
 
 def test_a_record_without_dates_refuses_nothing_for_a_year(tmp_path) -> None:
-    from assistant.embed import HashEmbeddings
-    from assistant.ingest import ingest
-    from assistant.store import Index
-
-    doc = tmp_path / "talk.md"
-    doc.write_text("## 赵明 | 某某大学 | 数据要素\n\n数据是新型生产要素，只有在使用中才能创造价值。\n",
-                   encoding="utf-8")
-    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
-    index = Index(settings, HashEmbeddings())
-    ingest(index, [doc])
-    r = Retriever(index, settings)
+    index = made_up_index(tmp_path, "## 赵明 | 某某大学 | 数据要素\n\n数据是新型生产要素，只有在使用中才能创造价值。\n")
+    r = Retriever(index, index.settings)
     assert r.document_year is None
     assert r.later_years(r.search("2030年数据要素会怎样？")) == []
 
@@ -73,20 +64,11 @@ def test_a_figure_the_passages_give_is_answered(assistant, question) -> None:
 
 
 def _tiny_assistant(tmp_path):  # type: ignore[no-untyped-def]
-    from assistant.embed import HashEmbeddings
-    from assistant.ingest import ingest
-    from assistant.store import Index
-
-    doc = tmp_path / "talk.md"
-    doc.write_text("## 赵明 | 东方理工大学 | 智能制造\n\n"
-                   "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。\n\n"
-                   "在智能仓储方面，海尔集团建成了全自动的立体仓库。\n\n"
-                   "数据中心正向西部转移，以利用那里便宜的电力。\n",
-                   encoding="utf-8")
-    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
-    index = Index(settings, HashEmbeddings())
-    ingest(index, [doc])
-    return Assistant(settings, index=index)
+    index = made_up_index(tmp_path, "## 赵明 | 东方理工大学 | 智能制造\n\n"
+                                    "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。\n\n"
+                                    "在智能仓储方面，海尔集团建成了全自动的立体仓库。\n\n"
+                                    "数据中心正向西部转移，以利用那里便宜的电力。\n")
+    return Assistant(index.settings, index=index)
 
 
 def test_a_name_the_passages_do_not_give_is_refused_and_one_they_give_is_not(tmp_path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.evaluate import evaluate_retrieval
 from assistant.retrieve import QuestionError, Retriever
-from tests.helpers import SEED
+from tests.helpers import SEED, made_up_index
 
 CALIBRATION = [json.loads(line) for line in (Path(__file__).parent / "gold" / "calibration.jsonl")
                .read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -277,18 +277,11 @@ def test_a_record_in_traditional_characters_is_searched_in_them(tmp_path) -> Non
     """The question goes to the documents' characters, whichever they are: a simplified question over a
     record typed in traditional characters finds it as the traditional question does (and neither is
     rewritten into simplified characters the record does not use)."""
-    from assistant.embed import HashEmbeddings
-    from assistant.ingest import ingest
     from assistant.pipeline import Assistant
-    from assistant.settings import Settings
-    from assistant.store import Index
 
-    doc = tmp_path / "talk.md"
-    doc.write_text("## 趙明 | 某某大學 | 數據要素\n\n數據是新型生產要素，只有在使用中才能創造價值。"
-                   "數據要素市場需要統一的規則。\n", encoding="utf-8")
-    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
-    index = Index(settings, HashEmbeddings())
-    ingest(index, [doc])
+    index = made_up_index(tmp_path, "## 趙明 | 某某大學 | 數據要素\n\n數據是新型生產要素，只有在使用中才能創造價值。"
+                                    "數據要素市場需要統一的規則。\n")
+    settings = index.settings
     r = Retriever(index, settings)
     assert r.script == "traditional"
     typed, plain = r.search("趙明怎麼看數據？"), r.search("赵明怎么看数据？")
@@ -408,11 +401,7 @@ def test_two_named_experts_are_searched_in_their_statements_not_their_bylines(tm
 def _symposium(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A made-up record: three experts each mention 量子通信 once, in talks about something else; three others
     talk about 量子, 通信 and what 专家 提到, but never say 量子通信."""
-    from assistant.embed import HashEmbeddings
-    from assistant.ingest import ingest
     from assistant.pipeline import Assistant
-    from assistant.settings import Settings
-    from assistant.store import Index
 
     talks = {
         "赵明": "发展现代农业需要良种、良法和良田，也需要更多懂技术的新型农民。" * 3
@@ -423,13 +412,9 @@ def _symposium(tmp_path: Path):  # type: ignore[no-untyped-def]
         "周平": "专家提到，量子科技和通信产业都是新赛道，专家们提到要加大投入。",
         "吴刚": "专家们提到，通信基础设施要适度超前，量子、通信、算力要统筹。",
     }
-    doc = tmp_path / "talks.md"
-    doc.write_text("".join(f"## {sp} | 某某研究院 | 题目{n}\n\n{t}\n\n" for n, (sp, t) in enumerate(talks.items())),
-                   encoding="utf-8")
-    settings = Settings(index_dir=tmp_path / "index", embedder="hash", model="extractive")
-    index = Index(settings, HashEmbeddings())
-    ingest(index, [doc])
-    return Assistant(settings, index=index)
+    index = made_up_index(tmp_path, "".join(f"## {sp} | 某某研究院 | 题目{n}\n\n{t}\n\n"
+                                            for n, (sp, t) in enumerate(talks.items())))
+    return Assistant(index.settings, index=index)
 
 
 def test_who_mentioned_a_term_finds_every_expert_who_says_it(tmp_path) -> None:
