@@ -312,8 +312,8 @@ def _evidence_kept(shown: str, evidence: list[str]) -> tuple[int, int]:
 
 
 def passage_budgets(llm: Any, gen: Any, records: list[dict[str, Any]],
-                    budgets: tuple[tuple[int, int], ...] = ((5, 0), (5, 1300), (5, 1100), (5, 1000), (5, 900),
-                                                            (5, 800), (4, 900), (3, 900))) -> list[dict[str, Any]]:
+                    budgets: tuple[tuple[int, int], ...] = ((5, 0), (5, 1000), (5, 900), (5, 850), (5, 800), (5, 750),
+                                                            (5, 700), (4, 800), (3, 800))) -> list[dict[str, Any]]:
     """For each (k, prompt_chars): prompt tokens (p50/max), the share of the gold evidence strings
     the prompt still holds, and time to first token measured on the model (a one-token generation
     of each of up to 6 prompts, the fixed prefix already evaluated)."""

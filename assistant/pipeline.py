@@ -30,8 +30,8 @@ from .prompting import refusal, render
 from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
-from .text import clean_question, compact, excerpts, mostly_english, other_language, sentence_spans
-from .types import Answer, Citation, Retrieval, SentenceCheck, Timings
+from .text import GAP, clean_question, compact, excerpts, mostly_english, other_language, sentence_spans
+from .types import Answer, Citation, Passage, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
 
@@ -49,7 +49,6 @@ _LIST_QUESTION = re.compile(
     r"哪(些|几|[两二三四五六七八九十]|方面)|几[个种类点方条大项层部]|分别|有什么|列举|"
     r"\b(what|which)\b.*\b(two|three|four|five|six|several|ways|elements|steps|aspects|conditions|areas|"
     r"measures|tasks|points|factors)\b|\blist\b", re.IGNORECASE)
-
 
 
 
@@ -93,6 +92,23 @@ class Response:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+
+def _excerpts(passages: Sequence[Passage], score: Callable[[str], float], budget: int, said: str = "") -> list[str]:
+    """What an LLM is shown of each passage (``text.excerpts``), but for the list of speakers the index
+    made of the bylines ("overview"): the system message lists every speaker with affiliation and title, in
+    order, for every question (its KV state is kept), so the list shows only its first sentence (how many,
+    in what order), counted in the budget; the ~600 characters of the rest go to the passages' sentences."""
+    heads = {}
+    for p in passages:
+        if p.chunk.kind == "overview":
+            first = (sentence_spans(p.text) or [(0, len(p.text))])[0]
+            head = p.text[slice(*first)]
+            heads[p.id] = "" if said and compact(head) in said else head + (GAP if p.text[first[1]:].strip() else "")
+    used = sum(len(h) for h in heads.values())
+    texts = iter(excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title))
+                           for p in passages if p.id not in heads], score, budget and max(budget - used, 1), said))
+    return [heads[p.id] if p.id in heads else next(texts) for p in passages]
 
 
 class Assistant:
@@ -424,8 +440,7 @@ class Assistant:
         # it once and keeps its KV state, so a question pays only for its passages
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text,
                         speeches=r.speeches)
-        texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
-                         score, self.settings.prompt_chars)
+        texts = _excerpts(retrieval.passages, score, self.settings.prompt_chars)
         shown = [(n, p, t) for n, (p, t) in enumerate(zip(retrieval.passages, texts, strict=True), 1)]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english,
                       continued=False)
@@ -446,8 +461,7 @@ class Assistant:
         score = self._sentence_scorer(retrieval)
         # a passage the conversation showed in part keeps its number and shows what it did not show yet
         said = compact("\n".join(m["content"] for m in prev.messages if m["role"] == "user"))
-        texts = excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title)) for p in retrieval.passages],
-                         score, self.settings.follow_up_chars, said)
+        texts = _excerpts(retrieval.passages, score, self.settings.follow_up_chars, said)
         shown = [(numbers[p.id], p, t) for p, t in zip(retrieval.passages, texts, strict=True) if t]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english,
                       continued=True)

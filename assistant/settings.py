@@ -104,13 +104,15 @@ class Settings:
     max_question_chars: int = 2000
     max_new_tokens: int = 512
     # the most characters of passage text an LLM is shown, across all passages: the sentences that best match
-    # the question, each passage keeping its best one (0 = whole passages). Prefill is most of an answer's wait
-    # on a CPU; on the calibration questions 850 keeps 0.944 of the gold evidence (whole passages: 0.957) in
-    # ~580 tokens, 1000 0.957 in ~660, 750 0.944 in ~520 (but on the test half 0.924, against 0.938 for 850)
-    prompt_chars: int = 850
+    # the question, each passage keeping its best one (0 = whole passages; a byline is a pointer to the system
+    # message, which lists them all). Prefill is most of an answer's wait on a CPU. On the calibration
+    # questions (0.9.0): 800 keeps 0.964 of the gold evidence (whole passages: 0.969) in ~556 tokens, 850 0.962
+    # in ~583, 750 0.957 in ~529, 650 0.952 in ~474 (`bench --sweep` prints this for any question file)
+    prompt_chars: int = 800
     # the same for a follow-up that continues a conversation, which shows only what the conversation has not
-    # shown yet: on the calibration follow-ups 350 kept all the evidence the standalone prompt keeps (0.889), 250 not
-    follow_up_chars: int = 400
+    # shown yet: on the calibration follow-ups 350 keeps 0.963 of their evidence (as 400 does) in ~291
+    # tokens, 300 0.889
+    follow_up_chars: int = 350
     history_turns: int = 3
     # follow-ups ("那王蕴怎么看？"): "auto" asks an LLM to rewrite them as standalone questions
     # (prompts/condense.j2) and uses rules with the extractive engine; "rules" or "llm" to force one

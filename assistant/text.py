@@ -164,15 +164,23 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
         k = len(passages)
         scored = sorted(((score(passages[n][0][slice(*spans[n][i])]) * (1 + RANK_PRIOR * (k - n) / k), n, i)
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
+        def unit(n: int, i: int) -> list[int]:
+            # a question the speaker asks ("为什么一直强调……?") comes with the sentence after it, its answer
+            nxt = i + 1
+            asks = passages[n][0][spans[n][i][1] - 1] in "？?"
+            return [i, nxt] if asks and nxt in fresh[n] else [i]
+
         keep, used = set(), 0
         for _, n, i in scored:  # each passage's best sentence first
             if all(m != n for m, _ in keep):
-                keep.add((n, i))
-                used += spans[n][i][1] - spans[n][i][0]
+                for j in unit(n, i):
+                    keep.add((n, j))
+                    used += spans[n][j][1] - spans[n][j][0]
         for _, n, i in scored:
-            size = spans[n][i][1] - spans[n][i][0]
+            add = [j for j in unit(n, i) if (n, j) not in keep]
+            size = sum(spans[n][j][1] - spans[n][j][0] for j in add)
             if (n, i) not in keep and used + size <= budget:
-                keep.add((n, i))
+                keep.update((n, j) for j in add)
                 used += size
     out = []
     for n, (text, _) in enumerate(passages):

@@ -650,6 +650,20 @@ def test_excerpts_leave_out_sentences_an_earlier_passage_already_shows() -> None
     assert excerpts([(a, "x"), (a, "x")], _words({}), 0) == [a, a]  # every sentence shown already: it still shows
 
 
+def test_a_question_the_speaker_asks_comes_with_the_sentence_that_answers_it() -> None:
+    """A passage that asks "为什么……?" and answers in the next sentence: the question matches the asker's
+    words, the answer may not; an excerpt keeping the question keeps its answer, within the budget."""
+    from assistant.text import excerpts
+
+    text = "农业要现代化。为什么一直强调未来产业?因为它的扩散能力非常强。服务业要提质。"
+    w = _words({"未来产业": 5.0, "强调": 1.0})
+    assert excerpts([(text, "x")], w, 24) == ["……为什么一直强调未来产业?因为它的扩散能力非常强。……"]
+    plain = text.replace("?", "。")  # control: a statement does not bring the sentence after it
+    assert excerpts([(plain, "x")], w, 24) == ["农业要现代化。为什么一直强调未来产业。……"]
+    # a budget smaller than the question and its answer: they still come together, as a passage's best sentence
+    assert excerpts([(text, "x")], w, 10) == ["……为什么一直强调未来产业?因为它的扩散能力非常强。……"]
+
+
 def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> None:
     """Each passage keeps its best sentence; the rest of the budget follows the question's words, wherever
     they are, instead of an equal share per passage."""
@@ -730,6 +744,29 @@ def test_the_prompt_shows_each_expert_once_in_full_and_no_sentence_twice(seed_in
         assert user.count(f"] {speaker}") == sum(p.speaker == speaker for p in retrieval.passages)
     flat = compact(user)
     assert all(flat.count(s) == 1 for s in set(raw))  # each sentence of the passages shown, once
+
+
+def test_the_list_of_speakers_shows_its_first_sentence_and_leaves_the_rest_to_the_system_message(seed_index) -> None:
+    """The list the index makes of the bylines repeats the system message's list of speakers; in the prompt
+    it is its first sentence (how many, in what order), and the budget goes to the other passages."""
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive", prompt_chars=400), index=seed_index)
+    q = "一共有几位专家发言？都有谁？"
+    retrieval = a.retriever.search(q)
+    overview = next(p for p in retrieval.passages if p.chunk.kind == "overview")
+    system, user = (m["content"] for m in a.request(q, retrieval).messages)
+    head = overview.text[: overview.text.index("。") + 1]
+    assert head in user and "位专家发言" in head
+    item = re.compile("第[一二三四五六七八九十]+位发言的是")
+    assert item.search(overview.text) and not item.search(user)  # the rest is not repeated
+    for speaker, affiliation, _ in a.retriever.speeches:
+        assert speaker in system and (affiliation or "") in system  # ... because the system message has it
+    # control: the same passages, the list's chunk read as a statement's text, fill the budget with its items
+    from dataclasses import replace
+
+    as_text = tuple(replace(p, chunk=replace(p.chunk, kind="text")) if p is overview else p for p in retrieval.passages)
+    assert item.search(a.request(q, replace(retrieval, passages=as_text)).messages[1]["content"])
 
 
 def test_a_sentence_two_experts_share_is_shown_under_both(seed_index) -> None:
