@@ -97,11 +97,12 @@ class Response:
 def _excerpts(passages: Sequence[Passage], score: Callable[[str], float], budget: int, said: str = "") -> list[str]:
     """What an LLM is shown of each passage (``text.excerpts``), but for the list of speakers the index
     made of the bylines ("overview"): the system message lists every speaker with affiliation and title, in
-    order, for every question (its KV state is kept), so the list shows only its first sentence (how many,
-    in what order), counted in the budget; the ~600 characters of the rest go to the passages' sentences."""
+    order, for every question (its KV state is kept), so with a budget the list shows only its first
+    sentence (how many, in what order), counted in the budget, and the ~540 characters of the rest go to the
+    passages' sentences; a first sentence already in ``said`` (a conversation's earlier turns) gives ""."""
     heads = {}
     for p in passages:
-        if p.chunk.kind == "overview":
+        if p.chunk.kind == "overview" and budget > 0:
             first = (sentence_spans(p.text) or [(0, len(p.text))])[0]
             head = p.text[slice(*first)]
             heads[p.id] = "" if said and compact(head) in said else head + (GAP if p.text[first[1]:].strip() else "")

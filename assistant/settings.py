@@ -104,10 +104,10 @@ class Settings:
     max_question_chars: int = 2000
     max_new_tokens: int = 512
     # the most characters of passage text an LLM is shown, across all passages: the sentences that best match
-    # the question, each passage keeping its best one (0 = whole passages; a byline is a pointer to the system
-    # message, which lists them all). Prefill is most of an answer's wait on a CPU. On the calibration
-    # questions (0.9.0): 800 keeps 0.964 of the gold evidence (whole passages: 0.969) in ~556 tokens, 850 0.962
-    # in ~583, 750 0.957 in ~529, 650 0.952 in ~474 (`bench --sweep` prints this for any question file)
+    # the question, each passage keeping its best one (0 = whole passages; the list of speakers shows its first
+    # sentence, since the system message lists them all). Prefill is most of an answer's wait on a CPU. On the
+    # calibration questions (0.9.0): 800 keeps 0.957 of the gold evidence (whole passages: 0.969) in ~549
+    # tokens, 850 0.959 in ~578, 750 0.954 in ~522 (`bench --sweep` prints this for any question file)
     prompt_chars: int = 800
     # the same for a follow-up that continues a conversation, which shows only what the conversation has not
     # shown yet: on the calibration follow-ups 350 keeps 0.963 of their evidence (as 400 does) in ~291
@@ -156,7 +156,7 @@ class Settings:
 
 _PATHS = {"index_dir", "seeds_dir", "prompts_dir"}
 # settings of earlier versions, and what took their place
-_RENAMED = {"passage_chars": "prompt_chars (characters of passage text across all passages, 850 by default)"}
+_RENAMED = {"passage_chars": "prompt_chars (characters of passage text across all passages, 800 by default)"}
 _CHOICES = {"condense": ("auto", "rules", "llm"), "dtype": ("auto", "float32", "bfloat16", "float16")}
 # (least, greatest) for numbers; None = unbounded
 _RANGES: dict[str, tuple[float | None, float | None]] = {

@@ -123,6 +123,8 @@ def other_language(q: str) -> bool:
 
 
 GAP = "……"
+QUESTION_RUN = 3  # the most sentences a question the speaker asks brings with it (the run up to its answer)
+_ASKS = re.compile(rf"[？?][！!]*[{re.escape(_CLOSERS)}]*$")  # a sentence that asks (…吗？！ …？”)
 RANK_PRIOR = 0.5  # how much more a sentence of the first passage weighs than one of the last, in an excerpt
 
 
@@ -147,7 +149,12 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
     speech already shows (overlapping chunks repeat their edges) is left out, unless nothing else of the
     passage is left; another speaker quoting the same words keeps them. A sentence already in ``shown`` (the
     compacted text of a conversation's earlier turns) is never repeated: a passage with nothing else to show
-    gets "". Every kept sentence is verbatim, so a sentence cited from an excerpt is in the passage."""
+    gets "". Every kept sentence is verbatim, so a sentence cited from an excerpt is in the passage.
+
+    A sentence that asks a question comes with the sentence after it (through a run of questions, up to
+    ``QUESTION_RUN`` in all), its answer, when the passage has it to show: a passage's best sentence may
+    so go over the budget by its answer. An answer only another passage shows (an overlap), or past the
+    passage's end, does not come."""
     spans = [sentence_spans(text) or [(0, len(text))] for text, _ in passages]
     keys = [[compact(text[slice(*sp)]) for sp in sps] for (text, _), sps in zip(passages, spans, strict=True)]
     fresh: list[list[int]] = []
@@ -165,10 +172,13 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
         scored = sorted(((score(passages[n][0][slice(*spans[n][i])]) * (1 + RANK_PRIOR * (k - n) / k), n, i)
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
         def unit(n: int, i: int) -> list[int]:
-            # a question the speaker asks ("为什么一直强调……?") comes with the sentence after it, its answer
-            nxt = i + 1
-            asks = passages[n][0][spans[n][i][1] - 1] in "？?"
-            return [i, nxt] if asks and nxt in fresh[n] else [i]
+            # a question the speaker asks ("为什么一直强调……?") comes with what follows it up to its answer: the
+            # next sentence, or through a run of questions (要不要改变? 如何改变? 这……), at most QUESTION_RUN
+            out = [i]
+            while _ASKS.search(passages[n][0][slice(*spans[n][out[-1]])]) and len(out) < QUESTION_RUN \
+                    and out[-1] + 1 in fresh[n]:
+                out.append(out[-1] + 1)
+            return out
 
         keep, used = set(), 0
         for _, n, i in scored:  # each passage's best sentence first

@@ -664,6 +664,49 @@ def test_a_question_the_speaker_asks_comes_with_the_sentence_that_answers_it() -
     assert excerpts([(text, "x")], w, 10) == ["……为什么一直强调未来产业?因为它的扩散能力非常强。……"]
 
 
+def test_a_question_brings_its_answer_only_when_the_passage_has_it_to_show() -> None:
+    from assistant.text import excerpts
+
+    w = _words({"未来产业": 5.0})
+    run = "农业要现代化。要不要改变未来产业?如何改变?这值得研究。服务业要提质。"
+    assert excerpts([(run, "x")], w, 10) == ["……要不要改变未来产业?如何改变?这值得研究。……"]  # through a run
+    quoted = "农业要现代化。他问：“为什么强调未来产业？”因为扩散能力强。服务业要提质。"
+    assert excerpts([(quoted, "x")], w, 10) == ["……他问：“为什么强调未来产业？”因为扩散能力强。……"]
+    last = "农业要现代化。为什么强调未来产业?"  # nothing after it in the passage
+    assert excerpts([(last, "x")], w, 10) == ["……为什么强调未来产业?"]
+    # the answer is in the conversation already: not shown again
+    said = compact("为什么强调未来产业?因为扩散能力强。")
+    text = "农业要现代化。为什么强调未来产业?因为扩散能力强。服务业要提质。"
+    answered = compact("因为扩散能力强。")
+    assert excerpts([(text, "x")], w, 100, answered) == ["农业要现代化。为什么强调未来产业?……服务业要提质。"]
+    assert excerpts([(text, "x")], w, 100, said) == ["农业要现代化。……服务业要提质。"]
+    # within the budget: a question whose answer does not fit is left for sentences that do
+    other = "工业要升级未来产业。"
+    got = excerpts([(other, "x"), ("农业要现代化。为什么强调未来产业?因为它的扩散能力非常强。", "x")], w, 24)
+    assert got == ["工业要升级未来产业。", "……为什么强调未来产业?因为它的扩散能力非常强。"]  # each passage's best unit
+    shown = excerpts([(other + "强调未来产业是对的?是的。", "x")], w, 21)[0]
+    assert shown.startswith(other) and "对的?" not in shown  # alone the question would fit (10 + 10 of 21)
+
+
+def test_the_list_of_speakers_is_its_first_sentence_counted_in_the_budget() -> None:
+    from assistant.pipeline import _excerpts
+    from assistant.types import Chunk, Passage
+
+    def passage(text: str, kind: str, speaker: str) -> Passage:
+        return Passage(Chunk(id=f"{kind}-{speaker}", text=text, speaker=speaker, affiliation="", title="",
+                             section=0, paragraph=0, start=0, end=0, kind=kind), 1.0)
+
+    listing = passage("共有2位专家发言，依次是甲、乙。第一位发言的是甲（某大学）；第二位发言的是乙（某研究院）。",
+                      "overview", "编者按")
+    said_ = passage("甲说数字经济很重要。甲说算力是新动能。甲说数据是新要素。", "text", "甲")
+    w = _words({"专家": 1.0, "数字经济": 1.0, "算力": 1.0, "数据": 1.0})
+    head = "共有2位专家发言，依次是甲、乙。……"
+    assert _excerpts([listing, said_], w, 30) == [head, "甲说数字经济很重要。……"]  # 17 + 10 of 30: no room for more
+    assert _excerpts([listing, said_], w, 40)[1] == "甲说数字经济很重要。甲说算力是新动能。……"
+    assert _excerpts([listing, said_], w, 0) == [listing.text, said_.text]  # whole passages: the whole list
+    assert _excerpts([listing, said_], w, 30, compact("共有2位专家发言，依次是甲、乙。"))[0] == ""  # shown already
+
+
 def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> None:
     """Each passage keeps its best sentence; the rest of the budget follows the question's words, wherever
     they are, instead of an equal share per passage."""
