@@ -110,8 +110,8 @@ class Settings:
     # tokens, 850 0.959 in ~578, 750 0.954 in ~522 (`bench --sweep` prints this for any question file)
     prompt_chars: int = 800
     # the same for a follow-up that continues a conversation, which shows only what the conversation has not
-    # shown yet: on the calibration follow-ups 350 keeps 0.963 of their evidence (as 400 does) in ~291
-    # tokens, 300 0.889
+    # shown yet: on the calibration follow-ups 350 keeps 0.926 of their evidence (as 400 does, in ~320) in ~291
+    # tokens, 300 0.852
     follow_up_chars: int = 350
     history_turns: int = 3
     # follow-ups ("那王蕴怎么看？"): "auto" asks an LLM to rewrite them as standalone questions

@@ -171,6 +171,7 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
         k = len(passages)
         scored = sorted(((score(passages[n][0][slice(*spans[n][i])]) * (1 + RANK_PRIOR * (k - n) / k), n, i)
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
+
         def unit(n: int, i: int) -> list[int]:
             # a question the speaker asks ("为什么一直强调……?") comes with what follows it up to its answer: the
             # next sentence, or through a run of questions (要不要改变? 如何改变? 这……), at most QUESTION_RUN
@@ -180,9 +181,10 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
                 out.append(out[-1] + 1)
             return out
 
-        keep, used = set(), 0
+        keep, used, seeded = set(), 0, set()
         for _, n, i in scored:  # each passage's best sentence first
-            if all(m != n for m, _ in keep):
+            if n not in seeded:
+                seeded.add(n)
                 for j in unit(n, i):
                     keep.add((n, j))
                     used += spans[n][j][1] - spans[n][j][0]
