@@ -37,6 +37,8 @@ NO_CITATIONS = Notice("the model gave no citations; each sentence was matched to
                       "模型没有标出处，每句话已标上支持它的原文")
 RECITED = Notice("{count} sentence(s) cited to the wrong passage were re-cited to the one that supports them",
                  "模型有 {count} 句标错了出处，已改标为支持它的原文")
+REPEATED = Notice("{count} sentence(s) the model repeated were dropped",
+                  "模型有 {count} 句重复了前面的话，已删去")
 REPLACED = Notice("the model's answer was not backed by the passages (nothing in it is supported); "
                   "showing the extractive answer instead",
                   "模型的回答在原文中找不到依据，下面改为直接摘录原文")
@@ -49,7 +51,7 @@ READ_AS_CHINESE = Notice("the question looks like Chinese typed in pinyin; it wa
 MODEL_FAILED = Notice("{error}; showing the extractive answer instead",
                       "模型出错（{error}），下面改为直接摘录原文")
 
-ALL = (QUESTION_CUT, LANGUAGE, TRIMMED, ATTRIBUTED, NO_CITATIONS, RECITED, REPLACED, PREMISE_LED, PREMISE,
+ALL = (QUESTION_CUT, LANGUAGE, TRIMMED, ATTRIBUTED, NO_CITATIONS, RECITED, REPEATED, REPLACED, PREMISE_LED, PREMISE,
        READ_AS_CHINESE, MODEL_FAILED)
 
 

@@ -11,12 +11,15 @@ citation slips the pipeline can repair. In order:
 * a reply with no content beyond markers, or none of whose sentences any passage supports, is not an
   answer: the caller shows the extractive answer instead (with the model's text kept and a notice);
 * a sentence cited to the wrong passage, that another retrieved passage supports, is re-cited to it;
-* sentences left uncited get the passage that supports them (``grounding.attribute``).
+* sentences left uncited get the passage that supports them (``grounding.attribute``);
+* a sentence that says again what an earlier one of the reply said (a small model looping, or copying one
+  speaker's sentences under another's name) goes, with a notice.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -141,10 +144,53 @@ def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Re
     reply.text, reply.recited = recite(reply.text, passages, experts)
     if reply.recited:
         reply.notices.append(notices.RECITED(count=reply.recited))
+    reply.text, repeated = drop_repeats(reply.text)
+    if repeated:
+        reply.notices.append(notices.REPEATED(count=repeated))
     verdicts = [check_sentence(b, m, passages, experts).verdict for b, m in claims(reply.text)]
     if not verdicts or not any(v in (SUPPORTED, UNVERIFIABLE) for v in verdicts):
         return None
     return reply
+
+
+# a speaker's label before what the model says they said ("盛朝迅：", "Lü Wei: ")
+_LABEL = re.compile(r"^[^，,。：:\n]{1,20}[：:]\s*")
+_MARKS_AND_END = re.compile(rf"(?:{_MARKERS})?\s*[。！？!?；;.]?(?:{_MARKERS})?")
+REPEAT_MIN = 8  # letters and digits: a shorter sentence ("是的。", "Yes.") may fairly come twice
+
+
+def _letters(s: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", s).lower() if c.isalnum())
+
+
+def drop_repeats(text: str) -> tuple[str, int]:
+    """Sentences whose words (without a leading speaker label) an earlier sentence of the reply already
+    said are removed with their markers. Returns (text, sentences dropped)."""
+    out, pos, seen, dropped = text, 0, set(), 0
+    for body, _ in split_answer(text):
+        core = body.strip().rstrip("。！？!?；;.").strip()
+        at = out.find(core, pos) if core else -1
+        if at < 0:
+            continue
+        end = at + len(core)
+        end += _MARKS_AND_END.match(out, end).end() - end
+        key = _letters(_LABEL.sub("", _LIST_NUMBER.sub("", core, count=1)))
+        if len(key) >= REPEAT_MIN and key in seen:
+            start, stop = out.rfind("\n", 0, at) + 1, out.find("\n", end)
+            stop = len(out) if stop < 0 else stop
+            left = out[start:at] + out[end:stop]
+            if not _LIST_NUMBER.sub("", _LABEL.sub("", left.strip())).strip():
+                at, end = start, min(stop + 1, len(out))  # a list item or label left with nothing goes too
+            out = out[:at].rstrip(" \t") + out[end:]
+            dropped += 1
+            pos = at
+        else:
+            seen.add(key)
+            pos = end
+    lines = out.rstrip().split("\n")
+    while dropped and len(lines) > 1 and _LABEL.fullmatch(lines[-1].strip()):  # a heading left with nothing
+        lines.pop()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip(), dropped
 
 
 def _drop_bad_markers(text: str, n: int) -> str:

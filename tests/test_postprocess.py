@@ -122,7 +122,8 @@ def test_a_paragraph_labelled_with_a_marker_cut_at_the_limit_keeps_its_citation(
     if re.search(r"[A-Za-z]{3}", body):
         pytest.skip("an English reply: its sentences end with '.', which a cut sentence may also hold")
     tag = "".join(f"[{m}]" for m in markers)
-    shaped = f"具体如下：\n\n{tag} {body}{body}{body[: max(4, len(body) // 2)]}"
+    # the second sentence is not the first said again (a repeat would go, see below)
+    shaped = f"具体如下：\n\n{tag} {body}此外，{body}{body[: max(4, len(body) // 2)]}"
     reply = postprocess.process(shaped, passages, EXPERTS)
     assert reply is not None and reply.truncated, shaped
     assert sum(bool(m) for _, m in postprocess.claims(reply.text)) >= 2, reply.text
@@ -141,6 +142,55 @@ def test_a_sentence_cited_to_the_wrong_passage_is_re_cited(record) -> None:
     assert reply is not None and reply.recited == 1
     ((_, now),) = split_answer(reply.text)
     assert check_sentence(body, now, passages, EXPERTS).verdict in (SUPPORTED, UNVERIFIABLE)
+
+
+@pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
+def test_a_sentence_the_model_says_again_goes_with_a_notice(record) -> None:
+    # a small model loops, or copies one speaker's sentences under another's name ("盛朝迅：<吕薇's words>")
+    passages = _passages(record)
+    body, markers = _real_sentences(record)[0]
+    cite = "".join(f"[{m}]" for m in markers)
+    other = next(e for e in EXPERTS if e not in body)
+    reply = postprocess.process(f"{body}{cite}\n{other}：{body}{cite}", passages, EXPERTS)
+    assert reply is not None and [b for b, _ in postprocess.claims(reply.text)] == [body]
+    assert other not in reply.text
+    assert any("repeated" in n for n in reply.notices), reply.notices
+    # control: said once, nothing goes and nothing is said about repeats
+    once = postprocess.process(f"{body}{cite}", passages, EXPERTS)
+    assert once is not None and [b for b, _ in postprocess.claims(once.text)] == [body]
+    assert not any("repeated" in n for n in once.notices)
+
+
+LOOPS = [json.loads(line) for line in (Path(__file__).parent / "data" / "recorded_loops.jsonl").read_text(
+    encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("record", LOOPS, ids=[r["id"] for r in LOOPS])
+def test_real_replies_that_loop_keep_each_claim_once(record) -> None:
+    # replies of the real 1.5B model (0.10.0's prompt) that said the same sentences again, once under
+    # another speaker's name
+    passages = _passages(record)
+    said = [postprocess._letters(postprocess._LABEL.sub("", b)) for b, _ in
+            postprocess.claims(postprocess.normalize(record["model_text"], len(passages)).text)]
+    assert len(set(said)) < len(said)  # the control: as written, the reply repeats itself
+    reply = postprocess.process(record["model_text"], passages, EXPERTS)
+    assert reply is not None and any("repeated" in n for n in reply.notices)
+    kept = [postprocess._letters(postprocess._LABEL.sub("", b)) for b, _ in postprocess.claims(reply.text)]
+    assert len(set(kept)) == len(kept) and set(kept) == set(said)
+
+
+def test_only_a_sentence_of_some_length_counts_as_a_repeat() -> None:
+    # "是的。" twice is speech, not a loop; the same claim twice is one claim
+    assert postprocess.drop_repeats("是的。是的。") == ("是的。是的。", 0)
+    text, n = postprocess.drop_repeats("吕薇认为人才是创新的关键[1]。\n\n吕薇认为人才是创新的关键。[2]\n王蕴说了别的。[3]")
+    assert n == 1 and text == "吕薇认为人才是创新的关键[1]。\n\n王蕴说了别的。[3]"
+    # a list item, or a speaker's heading, left with nothing goes with it; a heading with its sentence stays
+    text, n = postprocess.drop_repeats("1. 吕薇认为人才是创新的关键[1]。\n2. 吕薇认为人才是创新的关键[1]。\n3. 王蕴说了别的。[2]")
+    assert n == 1 and text == "1. 吕薇认为人才是创新的关键[1]。\n3. 王蕴说了别的。[2]"
+    text, n = postprocess.drop_repeats("吕薇：\n吕薇认为人才是创新的关键[1]。\nLi Ping: 吕薇认为人才是创新的关键[1]。\n盛朝迅：")
+    assert n == 1 and text == "吕薇：\n吕薇认为人才是创新的关键[1]。"
+    assert postprocess.drop_repeats("吕薇：\n吕薇认为人才是创新的关键[1]。\n盛朝迅：") == \
+        ("吕薇：\n吕薇认为人才是创新的关键[1]。\n盛朝迅：", 0)
 
 
 # ----------------------------------------------------------------------------- through the pipeline
