@@ -173,7 +173,8 @@ def drop_repeats(text: str) -> tuple[str, int]:
         if at < 0:
             continue
         end = at + len(core)
-        end += _MARKS_AND_END.match(out, end).end() - end
+        tail = _MARKS_AND_END.match(out, end)  # the sentence's markers and its end mark go with it
+        end = tail.end() if tail else end
         key = _letters(_LABEL.sub("", _LIST_NUMBER.sub("", core, count=1)))
         if len(key) >= REPEAT_MIN and key in seen:
             start, stop = out.rfind("\n", 0, at) + 1, out.find("\n", end)

@@ -182,13 +182,14 @@ def test_real_replies_that_loop_keep_each_claim_once(record) -> None:
 def test_only_a_sentence_of_some_length_counts_as_a_repeat() -> None:
     # "是的。" twice is speech, not a loop; the same claim twice is one claim
     assert postprocess.drop_repeats("是的。是的。") == ("是的。是的。", 0)
-    text, n = postprocess.drop_repeats("吕薇认为人才是创新的关键[1]。\n\n吕薇认为人才是创新的关键。[2]\n王蕴说了别的。[3]")
-    assert n == 1 and text == "吕薇认为人才是创新的关键[1]。\n\n王蕴说了别的。[3]"
+    claim = "吕薇认为人才是创新的关键"
+    text, n = postprocess.drop_repeats(f"{claim}[1]。\n\n{claim}。[2]\n王蕴说了别的。[3]")
+    assert n == 1 and text == f"{claim}[1]。\n\n王蕴说了别的。[3]"
     # a list item, or a speaker's heading, left with nothing goes with it; a heading with its sentence stays
-    text, n = postprocess.drop_repeats("1. 吕薇认为人才是创新的关键[1]。\n2. 吕薇认为人才是创新的关键[1]。\n3. 王蕴说了别的。[2]")
-    assert n == 1 and text == "1. 吕薇认为人才是创新的关键[1]。\n3. 王蕴说了别的。[2]"
-    text, n = postprocess.drop_repeats("吕薇：\n吕薇认为人才是创新的关键[1]。\nLi Ping: 吕薇认为人才是创新的关键[1]。\n盛朝迅：")
-    assert n == 1 and text == "吕薇：\n吕薇认为人才是创新的关键[1]。"
+    text, n = postprocess.drop_repeats(f"1. {claim}[1]。\n2. {claim}[1]。\n3. 王蕴说了别的。[2]")
+    assert n == 1 and text == f"1. {claim}[1]。\n3. 王蕴说了别的。[2]"
+    text, n = postprocess.drop_repeats(f"吕薇：\n{claim}[1]。\nLi Ping: {claim}[1]。\n盛朝迅：")
+    assert n == 1 and text == f"吕薇：\n{claim}[1]。"
     assert postprocess.drop_repeats("吕薇：\n吕薇认为人才是创新的关键[1]。\n盛朝迅：") == \
         ("吕薇：\n吕薇认为人才是创新的关键[1]。\n盛朝迅：", 0)
 
