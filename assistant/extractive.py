@@ -179,7 +179,7 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
 
         having = [c for c in candidates if has(by_rank[c[1]][c[2]][1])]
         with_it = (lambda t: score(t) + has(t))  # noqa: E731  (a run that keeps the word)
-        across = (_one_per_speaker(passages, by_rank, having, with_it, speakers) if having else []) or \
+        across = (_one_per_speaker(passages, by_rank, having, with_it, speakers, editorial=True) if having else []) or \
             _one_per_speaker(passages, by_rank, candidates, score, speakers)
         if across:
             return across
@@ -325,16 +325,17 @@ def _first_clauses(s: str) -> str:
 
 def _one_per_speaker(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, str]]],
                      candidates: list[tuple[float, int, int]], score: Callable[[str], float],
-                     speakers: Sequence[str]) -> list[Piece]:
-    """The best sentence of each speaker (the named ones, or every speaker whose passage matches nearly
-    as well as the best), best speaker first."""
+                     speakers: Sequence[str], editorial: bool = False) -> list[Piece]:
+    """The best sentence of each speaker (the named ones, or every expert whose passage matches nearly
+    as well as the best; with ``editorial``, the editors' introduction too: the candidates are the sentences
+    that have the word a who-said question asks about), best speaker first."""
     top = candidates[0][0]
     chosen: dict[str, list[Piece]] = {}
     for sc, r, i in candidates:
         sp = passages[r].speaker
         if sp in chosen or (speakers and sp not in speakers) or sp == UNKNOWN_SPEAKER:
             continue
-        if not speakers and (sc < 0.5 * top or sp == EDITORIAL_SPEAKER):
+        if not speakers and (sc < 0.5 * top or (sp == EDITORIAL_SPEAKER and not editorial)):
             continue
         run = _best_run(by_rank[r][i][1], score, LEAD_CHARS)
         bare = _unmarked(run)

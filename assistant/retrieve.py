@@ -302,9 +302,9 @@ class Retriever:
         low = q.lower()
         # a term the tokenizer splits (量子 通信) is also tried whole, as the question writes it
         weights = self.weights([*words, *(a + b for a, b in zip(words, words[1:], strict=False) if a + b in low)])
-        # the experts' own statements: the editors' introduction is no one's view (an answer across experts
-        # leaves it out too)
-        texts = [n for n in pool if self.chunks[n].kind == "text" and self.chunks[n].speaker != EDITORIAL_SPEAKER]
+        # the statements and the editors' introduction: who has the word, the editors among them ("有谁提到
+        # 因地制宜" when the introduction quotes it); "除了编者按" leaves it out of the pool
+        texts = [n for n in pool if self.chunks[n].kind == "text"]
         term = max((w for w in weights if len(w) > 1), key=lambda w: (weights[w], len(w)), default="")
 
         def said(x: str) -> bool:

@@ -77,7 +77,7 @@ class Mention:
     across: bool
     editorial: bool  # about the symposium or the editors' text
     editor: bool = False  # names the editors' text as the source of the answer
-    excluded: tuple[str, ...] = ()  # experts the question leaves out (除了 X，还有谁……)
+    excluded: tuple[str, ...] = ()  # speakers the question leaves out (除了 X，还有谁……; 除了编者按……)
 
 
 class SpeakerDirectory:
@@ -123,7 +123,10 @@ class SpeakerDirectory:
         for m in _EXCEPT_RE.finditer(question):
             span = m.group(1) or m.group(2) or ""
             who = self._named(span)
-            if who and not _NAME_GLUE.sub("", self._without_names(span, who)).strip():
+            left = self._without_names(span, who) if who else span
+            if _EDITOR_RE.search(left) and EDITORIAL_SPEAKER in self.speakers:  # 除了编者按，还有谁……
+                who, left = (*who, EDITORIAL_SPEAKER), _EDITOR_RE.sub(" ", left)
+            if who and not _NAME_GLUE.sub("", left).strip():
                 excluded += tuple(w for w in who if w not in excluded)
                 rest = rest.replace(m.group(0), " ")
         named = tuple(s for s in self._named(question) if s not in excluded)

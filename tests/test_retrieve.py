@@ -439,3 +439,27 @@ def test_who_mentioned_a_term_finds_every_expert_who_says_it(tmp_path) -> None:
     three = [n for n, c in enumerate(r.chunks) if c.speaker in ("赵明", "钱红", "孙亮")]
     assert r._mentions("哪几位专家提到了量子通信？", three, {}, [0.0] * 99) == ("", [])
     assert r._mentions("哪几位专家提到了量子通信？", range(len(r.chunks)), {}, [0.0] * 99)[0] == "量子通信"
+
+
+def test_who_mentioned_a_term_includes_the_editors_when_their_text_has_it(tmp_path) -> None:
+    """"有谁提到X": the editors' introduction that has the word is one of the answers (it quotes or reports
+    it), with the expert who says it; "除了编者按" leaves the introduction out and keeps the expert."""
+    from assistant.pipeline import Assistant
+
+    talks = {
+        "编者按": "本刊组织专家座谈。" * 4 + "会议指出，要推进量子通信网络建设。",
+        "赵明": "发展现代农业需要良种、良法和良田。" * 4 + "量子通信已经在电网调度中试用。",
+        "钱红": "教育数字化要从课堂做起，教师要先学会用。" * 5,
+        "孙亮": "金融科技的监管要跟上创新的步伐。" * 5,
+    }
+    index = made_up_index(tmp_path, "".join(f"## {sp} | 某某研究院 | 题目{n}\n\n{t}\n\n"
+                                            for n, (sp, t) in enumerate(talks.items())))
+    a = Assistant(index.settings, index=index)
+    answer = a.ask("有谁提到量子通信？")
+    assert {c.passage.speaker for c in answer.citations} == {"编者按", "赵明"}, answer.text
+    # the control: left out by the question, the editors' text is neither searched nor cited
+    m = a.retriever.directory.find("除了编者按，还有谁提到量子通信？")
+    assert m.excluded == ("编者按",) and m.across and not m.editor
+    left = a.ask("除了编者按，还有谁提到量子通信？")
+    assert "编者按" not in {p.speaker for p in left.passages}
+    assert {c.passage.speaker for c in left.citations} == {"赵明"}, left.text
