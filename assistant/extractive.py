@@ -143,12 +143,13 @@ def _unmarked(run: str) -> str | None:
 
 
 def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind: str = "fact",
-            speakers: Sequence[str] = (), mentioned: str = "") -> list[Piece]:
+            speakers: Sequence[str] = (), mentioned: str = "", editors: bool = False) -> list[Piece]:
     """The cited pieces of an extractive answer, lead first.
 
     ``score`` rates a piece of text against the question; ``kind`` is "fact", "list" or "across";
     ``speakers`` (for "across" with named experts) are the experts to give one sentence each; ``mentioned``
-    (for "across", 谁提到了X) the word asked about: each expert's best sentence that has it."""
+    (for "across", 谁提到了X) the word asked about: each expert's best sentence that has it, and with
+    ``editors`` (有谁提到X, not 哪几位专家) the editors' introduction's."""
     candidates: list[tuple[float, int, int]] = []  # (score, passage rank, sentence index)
     by_rank = {r: _sentences(p) for r, p in enumerate(passages)}
     for r, sents in by_rank.items():
@@ -179,7 +180,8 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
 
         having = [c for c in candidates if has(by_rank[c[1]][c[2]][1])]
         with_it = (lambda t: score(t) + has(t))  # noqa: E731  (a run that keeps the word)
-        across = (_one_per_speaker(passages, by_rank, having, with_it, speakers, editorial=True) if having else []) or \
+        across = (_one_per_speaker(passages, by_rank, having, with_it, speakers, editorial=editors)
+                  if having else []) or \
             _one_per_speaker(passages, by_rank, candidates, score, speakers)
         if across:
             return across
@@ -327,8 +329,8 @@ def _one_per_speaker(passages: Sequence[Passage], by_rank: dict[int, list[tuple[
                      candidates: list[tuple[float, int, int]], score: Callable[[str], float],
                      speakers: Sequence[str], editorial: bool = False) -> list[Piece]:
     """The best sentence of each speaker (the named ones, or every expert whose passage matches nearly
-    as well as the best; with ``editorial``, the editors' introduction too: the candidates are the sentences
-    that have the word a who-said question asks about), best speaker first."""
+    as well as the best; with ``editorial``, the editors' introduction too: the candidates are then the
+    sentences that have the word a question asks about, 有谁提到X), best speaker first."""
     top = candidates[0][0]
     chosen: dict[str, list[Piece]] = {}
     for sc, r, i in candidates:

@@ -54,17 +54,25 @@ def _markers_before_ends(text: str) -> str:
     return re.sub(rf"([{ends}][”’」』）)》】\"']*)((?:\s*{MARKER_RE.pattern})+)", r"\2\1", text)
 
 
-def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
-    """Answer sentences with their markers; markers after a sentence end belong to that sentence."""
+def answer_spans(text: str) -> tuple[str, list[tuple[int, int, str, tuple[int, ...]]]]:
+    """``text`` with markers moved in front of the sentence ends they follow, and its sentences in it:
+    (start, end, body without markers, markers)."""
     moved = _markers_before_ends(text)
     out = []
     for s, e in sentence_spans(moved):
-        piece = moved[s:e]
-        for part in re.split(r"(?<=[a-z\]】)][.!?])\s+(?=[A-Z])", piece):
-            body, markers = parse_markers(part)
+        start = s
+        cuts = [(s + m.start(), s + m.end()) for m in re.finditer(r"(?<=[a-z\]】)][.!?])\s+(?=[A-Z])", moved[s:e])]
+        for a, b in [*cuts, (e, e)]:
+            body, markers = parse_markers(moved[start:a])
             if _content(body):
-                out.append((body, markers))
-    return out
+                out.append((start, a, body, markers))
+            start = b
+    return moved, out
+
+
+def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Answer sentences with their markers; markers after a sentence end belong to that sentence."""
+    return [(body, markers) for _, _, body, markers in answer_spans(text)[1]]
 
 
 def _content(s: str) -> str:

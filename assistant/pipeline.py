@@ -424,7 +424,7 @@ class Assistant:
             "list" if _LIST_QUESTION.search(question) else "fact"
         score = self._question_scorer(question, english)
         pieces = compose(retrieval.passages, score, kind=kind, speakers=named if len(named) > 1 else (),
-                         mentioned=retrieval.mentioned)
+                         mentioned=retrieval.mentioned, editors=retrieval.mentioned_editors)
         return render_pieces(pieces, retrieval.passages, english=english, names=english_name)
 
     # ---------------------------------------------------------------- stage 4b: generate, post-process

@@ -24,7 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import notices
-from .grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, attribute, check_sentence, parse_markers, split_answer
+from .grounding import (
+    MARKER_RE,
+    SUPPORTED,
+    UNVERIFIABLE,
+    answer_spans,
+    attribute,
+    check_sentence,
+    parse_markers,
+    split_answer,
+)
 from .types import Passage
 
 # a trailing "资料编号：[1][2]" / "Sources: [1]" line repeats markers and says nothing
@@ -144,7 +153,7 @@ def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Re
     reply.text, reply.recited = recite(reply.text, passages, experts)
     if reply.recited:
         reply.notices.append(notices.RECITED(count=reply.recited))
-    reply.text, repeated = drop_repeats(reply.text)
+    reply.text, repeated = drop_repeats(reply.text, passages, experts)
     if repeated:
         reply.notices.append(notices.REPEATED(count=repeated))
     verdicts = [check_sentence(b, m, passages, experts).verdict for b, m in claims(reply.text)]
@@ -153,9 +162,8 @@ def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Re
     return reply
 
 
-# a speaker's label before what the model says they said ("盛朝迅：", "Lü Wei: ")
-_LABEL = re.compile(r"^[^，,。：:\n]{1,20}[：:]\s*")
-_MARKS_AND_END = re.compile(rf"(?:{_MARKERS})?\s*[。！？!?；;.]?(?:{_MARKERS})?")
+# a label before what the model says someone said ("盛朝迅：", "Lü Wei: "); no digits (9:30 is a time)
+_LABEL = re.compile(r"^[^，,。：:\n\d]{1,20}[：:]\s*")
 REPEAT_MIN = 8  # letters and digits: a shorter sentence ("是的。", "Yes.") may fairly come twice
 
 
@@ -163,35 +171,52 @@ def _letters(s: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKC", s).lower() if c.isalnum())
 
 
-def drop_repeats(text: str) -> tuple[str, int]:
-    """Sentences whose words (without a leading speaker label) an earlier sentence of the reply already
-    said are removed with their markers. Returns (text, sentences dropped)."""
-    out, pos, seen, dropped = text, 0, set(), 0
-    for body, _ in split_answer(text):
-        core = body.strip().rstrip("。！？!?；;.").strip()
-        at = out.find(core, pos) if core else -1
-        if at < 0:
-            continue
-        end = at + len(core)
-        tail = _MARKS_AND_END.match(out, end)  # the sentence's markers and its end mark go with it
-        end = tail.end() if tail else end
-        key = _letters(_LABEL.sub("", _LIST_NUMBER.sub("", core, count=1)))
-        if len(key) >= REPEAT_MIN and key in seen:
-            start, stop = out.rfind("\n", 0, at) + 1, out.find("\n", end)
-            stop = len(out) if stop < 0 else stop
-            left = out[start:at] + out[end:stop]
-            if not _LIST_NUMBER.sub("", _LABEL.sub("", left.strip())).strip():
-                at, end = start, min(stop + 1, len(out))  # a list item or label left with nothing goes too
-            out = out[:at].rstrip(" \t") + out[end:]
-            dropped += 1
-            pos = at
-        else:
-            seen.add(key)
-            pos = end
-    lines = out.rstrip().split("\n")
-    while dropped and len(lines) > 1 and _LABEL.fullmatch(lines[-1].strip()):  # a heading left with nothing
-        lines.pop()
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip(), dropped
+def drop_repeats(text: str, passages: Sequence[Passage] = (), experts: Sequence[str] = ()) -> tuple[str, int]:
+    """A sentence that says again what another sentence of the reply says (the same letters without a
+    leading label or list number), citing the same speakers (with no ``passages``: the same markers), is
+    removed with its markers: a small model looping, or copying one speaker's sentences under another's
+    name. Of the copies, the one kept is the first whose label names no expert or one it cites. Two experts
+    who say the same thing (cited each to their own passage) both stay. Returns (text, sentences dropped)."""
+    moved, spans = answer_spans(text)
+    groups: dict[tuple[str, frozenset[str]], list[int]] = {}
+    labels = []
+    for i, (_, _, body, markers) in enumerate(spans):
+        core = _LIST_NUMBER.sub("", body, count=1)
+        label = _LABEL.match(core)
+        labels.append(label.group(0) if label else "")
+        key = _letters(core[label.end():] if label else core)
+        cited = frozenset(passages[m - 1].speaker for m in markers if 0 < m <= len(passages)) if passages else \
+            frozenset(map(str, markers))
+        if len(key) >= REPEAT_MIN and cited:
+            groups.setdefault((key, cited), []).append(i)
+    drop: set[int] = set()
+    for (_, cited), copies in groups.items():
+        if len(copies) > 1:
+            named = [[e for e in experts if e in labels[i]] for i in copies]
+            keep = next((i for i, who in zip(copies, named, strict=True) if not who or set(who) & cited), copies[0])
+            drop.update(i for i in copies if i != keep)
+    if not drop:
+        return text, 0
+    out, end = [], 0
+    for i in sorted(drop):
+        start, stop = spans[i][0], spans[i][1]
+        line_start = moved.rfind("\n", 0, start) + 1
+        if not _LIST_NUMBER.sub("", moved[line_start:start]).strip() and moved[stop:stop + 1] == "\n":
+            start, stop = line_start, stop + 1  # the sentence was its line: the line goes
+        out.append(moved[end:start].rstrip(" \t"))
+        end = stop
+    out.append(moved[end:])
+    lines = "".join(out).split("\n")
+    # a list item or a heading left with nothing after it goes too
+    bare = [not _LIST_NUMBER.sub("", _LABEL.sub("", line.strip())).strip() for line in lines]
+    kept = []
+    for n, line in enumerate(lines):
+        if line.strip() and bare[n]:
+            after = next((m for m in range(n + 1, len(lines)) if lines[m].strip()), None)
+            if _LIST_NUMBER.fullmatch(line.strip() + " ") or after is None or bare[after]:
+                continue
+        kept.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip(), len(drop)
 
 
 def _drop_bad_markers(text: str, n: int) -> str:

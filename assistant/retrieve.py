@@ -261,11 +261,11 @@ class Retriever:
             for rank, n in enumerate(sorted(scores, key=lambda n: -scores[n])[: self.settings.candidates]):
                 fused[n] = fused.get(n, 0.0) + weight / (RRF_K + rank + 1)
         ranked = sorted(fused, key=lambda n: -fused[n])
-        mentioned = ""
+        mentioned, mentions = "", list[int]()
         if len(allowed) > 1:
             ranked = self._interleave(ranked, allowed)
         elif mention.across and not allowed:
-            mentioned, mentions = self._mentions(q, pool, fused, lex_all)
+            mentioned, mentions = self._mentions(q, pool, fused, lex_all, editors=not mention.experts)
             ranked = self._spread(ranked, fused, k, mentions)
         elif mention.editorial and not allowed:
             ranked = self._prefer(ranked, EDITORIAL_SPEAKER)
@@ -276,7 +276,8 @@ class Retriever:
         passages = tuple(Passage(self.chunks[n], fused.get(n, 0.0), dense.get(n, 0.0), lex_all[n]) for n in top)
         signals = self.signals(q, top, dense, lex_all, bool(allowed or mention.across), bridge)
         return Retrieval(q, passages, confidence(signals, self.settings), mention.speakers, mention.across,
-                         notice, signals, read_as_chinese, mentioned)
+                         notice, signals, read_as_chinese, mentioned,
+                         mentioned_editors=any(self.chunks[n].speaker == EDITORIAL_SPEAKER for n in mentions))
 
     def _interleave(self, ranked: list[int], speakers: Sequence[str]) -> list[int]:
         """A question naming several experts: their passages take turns (each one's best first), so
@@ -291,10 +292,11 @@ class Retriever:
         return out + [n for n in ranked if n not in out]
 
     def _mentions(self, q: str, pool: Sequence[int], fused: dict[int, float],
-                  lex: Sequence[float]) -> tuple[str, list[int]]:
+                  lex: Sequence[float], editors: bool = False) -> tuple[str, list[int]]:
         """For a question that asks who said something (哪几位提到了量子信息): its most specific word of two
         characters or more (of two that weigh the same, the longer: a term the tokenizer splits is taken
-        whole), and the best passage of each expert whose statement has it, best first. ("", []) when no
+        whole), and the best passage of each expert whose statement has it, best first; with ``editors``
+        (有谁提到…, not 哪几位专家…), of the editors' introduction too when it has it. ("", []) when no
         statement has the word, or every expert's does (it tells no one apart)."""
         if mostly_english(q):
             return "", []
@@ -302,9 +304,10 @@ class Retriever:
         low = q.lower()
         # a term the tokenizer splits (量子 通信) is also tried whole, as the question writes it
         weights = self.weights([*words, *(a + b for a, b in zip(words, words[1:], strict=False) if a + b in low)])
-        # the statements and the editors' introduction: who has the word, the editors among them ("有谁提到
-        # 因地制宜" when the introduction quotes it); "除了编者按" leaves it out of the pool
-        texts = [n for n in pool if self.chunks[n].kind == "text"]
+        # the experts' statements; for "有谁提到因地制宜" (not "哪几位专家") the editors' introduction too, which
+        # often reports what was said before the symposium ("除了编者按" leaves it out of the pool)
+        texts = [n for n in pool if self.chunks[n].kind == "text"
+                 and (editors or self.chunks[n].speaker != EDITORIAL_SPEAKER)]
         term = max((w for w in weights if len(w) > 1), key=lambda w: (weights[w], len(w)), default="")
 
         def said(x: str) -> bool:
@@ -322,8 +325,8 @@ class Retriever:
         best: dict[str, int] = {}
         for n in sorted((n for n in texts if term in self._texts[n]), key=lambda n: (-fused.get(n, 0.0), -lex[n])):
             best.setdefault(self.chunks[n].speaker, n)
-        everyone = {self.chunks[n].speaker for n in texts}
-        return ("", []) if len(best) == len(everyone) else (term, list(best.values()))
+        experts = {self.chunks[n].speaker for n in texts} - {EDITORIAL_SPEAKER}
+        return ("", []) if experts <= set(best) else (term, list(best.values()))
 
     def _spread(self, ranked: list[int], fused: dict[int, float], k: int, mentions: Sequence[int] = ()) -> list[int]:
         """The passages of ``mentions`` first, then the best passage of each other speaker that matches nearly

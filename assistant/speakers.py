@@ -32,6 +32,8 @@ _EXCEPT_RE = re.compile(
     re.IGNORECASE)
 _NAME_GLUE = re.compile(r"[\s,，、和与及跟同以外之外老师教授专家的]+|\b(?:and|or|the|professor|prof|dr|mr|ms)\b"
                         r"|['’]s\b", re.IGNORECASE)
+# the people a question asks about are the experts (the editors' introduction is no one's statement)
+_EXPERTS_RE = re.compile(r"专家|学者|嘉宾|发言人|\b(?:experts?|scholars?|speakers?|panell?ists?)\b", re.IGNORECASE)
 _EDITORIAL_RE = re.compile(r"编者按|编辑部|座谈会|研讨会|主办|举办|召开|editor|symposium|the meeting", re.IGNORECASE)
 _ORG_RE = re.compile(r"[\u4e00-\u9fff]{2,}?(?:大学|学院|研究院|研究中心|研究所|科学院|学会|公司|中心|部)")
 _ROLE_RE = re.compile(r"副?(?:院长|所长|部长|主任|理事长|监事长|教授|研究员|经济师)")
@@ -78,6 +80,7 @@ class Mention:
     editorial: bool  # about the symposium or the editors' text
     editor: bool = False  # names the editors' text as the source of the answer
     excluded: tuple[str, ...] = ()  # speakers the question leaves out (除了 X，还有谁……; 除了编者按……)
+    experts: bool = False  # asks about the experts (哪几位专家, which experts), not anyone whose text says it
 
 
 class SpeakerDirectory:
@@ -132,7 +135,7 @@ class SpeakerDirectory:
         named = tuple(s for s in self._named(question) if s not in excluded)
         editor = bool(_EDITOR_RE.search(rest))
         return Mention(named, bool(excluded) or bool(_ACROSS_RE.search(question)),
-                       bool(_EDITORIAL_RE.search(rest)), editor, excluded)
+                       bool(_EDITORIAL_RE.search(rest)), editor, excluded, bool(_EXPERTS_RE.search(rest)))
 
     def _without_names(self, text: str, who: Sequence[str]) -> str:
         """``text`` with the names (and their pinyin forms) of ``who`` taken out."""

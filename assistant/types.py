@@ -140,6 +140,8 @@ class Retrieval:
     # a question across the experts (谁提到了X): the word it asks about, when some experts' statements have it
     # (their passages come first, and an answer across them quotes the sentences that have it)
     mentioned: str = ""
+    # ... and the editors' introduction has it too, and counts (有谁提到X; not 哪几位专家提到X)
+    mentioned_editors: bool = False
 
 
 @dataclass(frozen=True)

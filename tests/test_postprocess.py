@@ -180,18 +180,36 @@ def test_real_replies_that_loop_keep_each_claim_once(record) -> None:
 
 
 def test_only_a_sentence_of_some_length_counts_as_a_repeat() -> None:
-    # "是的。" twice is speech, not a loop; the same claim twice is one claim
+    # "是的。" twice is speech, not a loop; the same claim twice, citing the same, is one claim
     assert postprocess.drop_repeats("是的。是的。") == ("是的。是的。", 0)
     claim = "吕薇认为人才是创新的关键"
-    text, n = postprocess.drop_repeats(f"{claim}[1]。\n\n{claim}。[2]\n王蕴说了别的。[3]")
-    assert n == 1 and text == f"{claim}[1]。\n\n王蕴说了别的。[3]"
+    text, n = postprocess.drop_repeats(f"{claim}[1]。\n\n{claim}。[1]\n王蕴说了别的。[3]")
+    assert n == 1 and text == f"{claim}[1]。\n\n王蕴说了别的[3]。"
     # a list item, or a speaker's heading, left with nothing goes with it; a heading with its sentence stays
     text, n = postprocess.drop_repeats(f"1. {claim}[1]。\n2. {claim}[1]。\n3. 王蕴说了别的。[2]")
-    assert n == 1 and text == f"1. {claim}[1]。\n3. 王蕴说了别的。[2]"
-    text, n = postprocess.drop_repeats(f"吕薇：\n{claim}[1]。\nLi Ping: {claim}[1]。\n盛朝迅：")
-    assert n == 1 and text == f"吕薇：\n{claim}[1]。"
-    assert postprocess.drop_repeats("吕薇：\n吕薇认为人才是创新的关键[1]。\n盛朝迅：") == \
-        ("吕薇：\n吕薇认为人才是创新的关键[1]。\n盛朝迅：", 0)
+    assert n == 1 and text == f"1. {claim}[1]。\n3. 王蕴说了别的[2]。"
+    text, n = postprocess.drop_repeats(f"吕薇：\n{claim}[1]。\n盛朝迅：\n{claim}[1]。\n李平：\n王蕴说了别的话题[2]。")
+    assert n == 1 and text == f"吕薇：\n{claim}[1]。\n李平：\n王蕴说了别的话题[2]。"
+    # the controls: what is not the same sentence said again stays, word for word
+    for kept in (f"{claim}[1]。{claim}[2]。",  # cited to another passage: another source says it too
+                 "人才是创新的关键因素[1]。人才是创新的[2]关键因素。王蕴说人才是创新的关键因素，也要重视教育[3]。",
+                 "会议于上午9:30开始讨论人才问题[1]。下午于14:30开始讨论人才问题[1]。"):  # a time, not a label
+        assert postprocess.drop_repeats(kept) == (kept, 0)
+
+
+def test_of_two_copies_the_one_under_the_cited_speakers_name_stays() -> None:
+    def passage(n: int, speaker: str, text: str) -> Passage:
+        return Passage(Chunk(f"p{n}", text, speaker, "某研究院", "题目", 0, n, 0, len(text)), 1.0)
+
+    said = "企业家是重要的创新人才，在创新中的作用是配置和整合企业创新资源。"
+    passages = [passage(1, "吕薇", said), passage(2, "盛朝迅", "要健全金融体系，" + said)]
+    experts = ["吕薇", "盛朝迅"]
+    # the wrong name first: the copy under 吕薇, whose passage it cites, is the one kept
+    text, n = postprocess.drop_repeats(f"盛朝迅：{said}[1]\n吕薇：{said}[1]", passages, experts)
+    assert n == 1 and text == f"吕薇：{said[:-1]}[1]。"
+    # each expert cited to their own passage for the same words: both stay (the control)
+    both = f"吕薇：{said[:-1]}[1]。\n盛朝迅：{said[:-1]}[2]。"
+    assert postprocess.drop_repeats(both, passages, experts) == (both, 0)
 
 
 # ----------------------------------------------------------------------------- through the pipeline

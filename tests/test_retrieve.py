@@ -463,3 +463,8 @@ def test_who_mentioned_a_term_includes_the_editors_when_their_text_has_it(tmp_pa
     left = a.ask("除了编者按，还有谁提到量子通信？")
     assert "编者按" not in {p.speaker for p in left.passages}
     assert {c.passage.speaker for c in left.citations} == {"赵明"}, left.text
+    # the control: a question about the experts (哪几位专家) does not count the editors' text among them
+    experts = a.ask("哪几位专家提到了量子通信？")
+    assert {c.passage.speaker for c in experts.citations} == {"赵明"}, experts.text
+    assert a.retriever.search("有谁提到量子通信？").mentioned_editors
+    assert not a.retriever.search("哪几位专家提到了量子通信？").mentioned_editors
