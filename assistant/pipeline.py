@@ -299,9 +299,10 @@ class Assistant:
                cancel: threading.Event) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         typed = question
-        question, history = self._read(question, history)
+        question, history = self._read(question, history)  # the first question also opens the index here
+        t_read = time.perf_counter()
         query = self._condense(question, history)
-        t_condense = (time.perf_counter() - t0) * 1000
+        t_condense = (time.perf_counter() - t_read) * 1000  # only a follow-up's rewrite: shown as such
         retrieval = self.retrieve(query, speakers)
         decision = self.decide(retrieval, speakers)
         t_retrieval = (time.perf_counter() - t0) * 1000 - t_condense
