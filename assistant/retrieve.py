@@ -296,7 +296,7 @@ class Retriever:
         """For a question that asks who said something (哪几位提到了量子信息): its most specific word of two
         characters or more (of two that weigh the same, the longer: a term the tokenizer splits is taken
         whole), and the best passage of each expert whose statement has it, best first; with ``editors``
-        (有谁提到…, not 哪几位专家…), of the editors' introduction too when it has it. ("", []) when no
+        (有谁提到…, not 哪几位专家…), then the editors' introduction's when it has it. ("", []) when no
         statement has the word, or every expert's does (it tells no one apart)."""
         if mostly_english(q):
             return "", []
@@ -326,7 +326,9 @@ class Retriever:
         for n in sorted((n for n in texts if term in self._texts[n]), key=lambda n: (-fused.get(n, 0.0), -lex[n])):
             best.setdefault(self.chunks[n].speaker, n)
         experts = {self.chunks[n].speaker for n in texts} - {EDITORIAL_SPEAKER}
-        return ("", []) if experts <= set(best) else (term, list(best.values()))
+        # the editors after the experts: where more experts say it than there are places, they have them
+        order = sorted(best.values(), key=lambda n: self.chunks[n].speaker == EDITORIAL_SPEAKER)
+        return ("", []) if experts <= set(best) else (term, order)
 
     def _spread(self, ranked: list[int], fused: dict[int, float], k: int, mentions: Sequence[int] = ()) -> list[int]:
         """The passages of ``mentions`` first, then the best passage of each other speaker that matches nearly

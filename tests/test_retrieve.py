@@ -468,3 +468,19 @@ def test_who_mentioned_a_term_includes_the_editors_when_their_text_has_it(tmp_pa
     assert {c.passage.speaker for c in experts.citations} == {"赵明"}, experts.text
     assert a.retriever.search("有谁提到量子通信？").mentioned_editors
     assert not a.retriever.search("哪几位专家提到了量子通信？").mentioned_editors
+
+
+def test_the_editors_come_after_the_experts_when_more_say_it_than_there_are_places(tmp_path) -> None:
+    from assistant.pipeline import Assistant
+
+    others = ["发展现代农业需要良种、良法和良田。", "教育数字化要从课堂做起。", "金融科技的监管要跟上。",
+              "交通网络要互联互通。", "医疗服务要下沉基层。", "能源转型要稳妥推进。", "文化产业要守正创新。"]
+    talks = {"编者按": "本刊组织专家座谈。" * 4 + "会议指出，要推进量子通信网络建设。"}
+    for n, (name, text) in enumerate(zip(["赵明", "钱红", "孙亮", "李强", "周平", "吴刚", "郑华"], others, strict=True)):
+        talks[name] = text * 4 + ("量子通信也在这里开始试用。" if n < 6 else "")  # 6 of 7 experts say it
+    index = made_up_index(tmp_path, "".join(f"## {sp} | 某某研究院 | 题目{n}\n\n{t}\n\n"
+                                            for n, (sp, t) in enumerate(talks.items())))
+    r = Assistant(index.settings, index=index).retriever.search("有谁提到量子通信？")
+    assert r.mentioned == "量子通信" and len(r.passages) == 5
+    assert {p.speaker for p in r.passages} <= {"赵明", "钱红", "孙亮", "李强", "周平", "吴刚"}, r.passages
+
