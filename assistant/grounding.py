@@ -64,7 +64,7 @@ def answer_spans(text: str) -> tuple[str, list[tuple[int, int, str, tuple[int, .
         cuts = [(s + m.start(), s + m.end()) for m in re.finditer(r"(?<=[a-z\]】)][.!?])\s+(?=[A-Z])", moved[s:e])]
         for a, b in [*cuts, (e, e)]:
             body, markers = parse_markers(moved[start:a])
-            if _content(body):
+            if letters(body):
                 out.append((start, a, body, markers))
             start = b
     return moved, out
@@ -75,7 +75,7 @@ def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
     return [(body, markers) for _, _, body, markers in answer_spans(text)[1]]
 
 
-def _content(s: str) -> str:
+def letters(s: str) -> str:
     """Letters, digits and CJK only, lower-cased, NFKC."""
     s = unicodedata.normalize("NFKC", s).lower()
     return "".join(c for c in s if c.isalnum())
@@ -240,7 +240,7 @@ def attribute(answer: str, passages: Sequence[Passage], experts: Iterable[str] =
     end = added = 0
     for s, e in sentence_spans(text):
         piece = text[s:e]
-        if MARKER_RE.search(piece) or not _content(MARKER_RE.sub("", piece)):
+        if MARKER_RE.search(piece) or not letters(MARKER_RE.sub("", piece)):
             continue
         checks = [check_sentence(piece, (n,), passages, experts) for n in range(1, len(passages) + 1)]
         best = max(((c.score, -n) for n, c in enumerate(checks, 1) if c.verdict == SUPPORTED), default=None)
@@ -259,7 +259,7 @@ def attribute(answer: str, passages: Sequence[Passage], experts: Iterable[str] =
 def best_aligned(sentence: str, passages: Sequence[Passage]) -> str:
     """The passage sentence that shares most character pairs with an answer sentence (for highlighting)."""
     def pairs(t: str) -> set[str]:
-        c = _content(t)
+        c = letters(t)
         return {c[i:i + 2] for i in range(len(c) - 1)}
 
     grams = pairs(parse_markers(sentence)[0])

@@ -19,7 +19,6 @@ citation slips the pipeline can repair. In order:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ from .grounding import (
     answer_spans,
     attribute,
     check_sentence,
+    letters,
     parse_markers,
     split_answer,
 )
@@ -167,10 +167,6 @@ _LABEL = re.compile(r"^[^，,。：:\n\d]{1,20}[：:]\s*")
 REPEAT_MIN = 8  # letters and digits: a shorter sentence ("是的。", "Yes.") may fairly come twice
 
 
-def _letters(s: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKC", s).lower() if c.isalnum())
-
-
 def drop_repeats(text: str, passages: Sequence[Passage] = (), experts: Sequence[str] = ()) -> tuple[str, int]:
     """A sentence that says again what another sentence of the reply says (the same letters without a
     leading label or list number), citing the same speakers (with no ``passages``: the same markers), is
@@ -184,7 +180,7 @@ def drop_repeats(text: str, passages: Sequence[Passage] = (), experts: Sequence[
         core = _LIST_NUMBER.sub("", body, count=1)
         label = _LABEL.match(core)
         labels.append(label.group(0) if label else "")
-        key = _letters(core[label.end():] if label else core)
+        key = letters(core[label.end():] if label else core)
         cited = frozenset(passages[m - 1].speaker for m in markers if 0 < m <= len(passages)) if passages else \
             frozenset(map(str, markers))
         if len(key) >= REPEAT_MIN and cited:

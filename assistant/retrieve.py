@@ -261,7 +261,8 @@ class Retriever:
             for rank, n in enumerate(sorted(scores, key=lambda n: -scores[n])[: self.settings.candidates]):
                 fused[n] = fused.get(n, 0.0) + weight / (RRF_K + rank + 1)
         ranked = sorted(fused, key=lambda n: -fused[n])
-        mentioned, mentions = "", list[int]()
+        mentioned = ""  # a who-said question's word, and the passages that have it
+        mentions: list[int] = []
         if len(allowed) > 1:
             ranked = self._interleave(ranked, allowed)
         elif mention.across and not allowed:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from assistant import postprocess
-from assistant.grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, check_sentence, split_answer
+from assistant.grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, check_sentence, letters, split_answer
 from assistant.pipeline import Assistant
 from assistant.types import Chunk, Passage
 
@@ -170,12 +170,12 @@ def test_real_replies_that_loop_keep_each_claim_once(record) -> None:
     # replies of the real 1.5B model (0.10.0's prompt) that said the same sentences again, once under
     # another speaker's name
     passages = _passages(record)
-    said = [postprocess._letters(postprocess._LABEL.sub("", b)) for b, _ in
+    said = [letters(postprocess._LABEL.sub("", b)) for b, _ in
             postprocess.claims(postprocess.normalize(record["model_text"], len(passages)).text)]
     assert len(set(said)) < len(said)  # the control: as written, the reply repeats itself
     reply = postprocess.process(record["model_text"], passages, EXPERTS)
     assert reply is not None and any("repeated" in n for n in reply.notices)
-    kept = [postprocess._letters(postprocess._LABEL.sub("", b)) for b, _ in postprocess.claims(reply.text)]
+    kept = [letters(postprocess._LABEL.sub("", b)) for b, _ in postprocess.claims(reply.text)]
     assert len(set(kept)) == len(kept) and set(kept) == set(said)
 
 

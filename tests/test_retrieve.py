@@ -476,7 +476,8 @@ def test_the_editors_come_after_the_experts_when_more_say_it_than_there_are_plac
     others = ["发展现代农业需要良种、良法和良田。", "教育数字化要从课堂做起。", "金融科技的监管要跟上。",
               "交通网络要互联互通。", "医疗服务要下沉基层。", "能源转型要稳妥推进。", "文化产业要守正创新。"]
     talks = {"编者按": "本刊组织专家座谈。" * 4 + "会议指出，要推进量子通信网络建设。"}
-    for n, (name, text) in enumerate(zip(["赵明", "钱红", "孙亮", "李强", "周平", "吴刚", "郑华"], others, strict=True)):
+    names = ["赵明", "钱红", "孙亮", "李强", "周平", "吴刚", "郑华"]
+    for n, (name, text) in enumerate(zip(names, others, strict=True)):
         talks[name] = text * 4 + ("量子通信也在这里开始试用。" if n < 6 else "")  # 6 of 7 experts say it
     index = made_up_index(tmp_path, "".join(f"## {sp} | 某某研究院 | 题目{n}\n\n{t}\n\n"
                                             for n, (sp, t) in enumerate(talks.items())))
