@@ -416,7 +416,7 @@ def test_partly_cited_answer_gets_only_the_missing_markers() -> None:
 
 
 def _print_tables() -> None:  # pragma: no cover - the report's command
-    for half in ("calibration", "test", "fresh", "fresh2", "fresh3", "heldout"):
+    for half in ("calibration", "test", "fresh", "fresh2", "fresh3", "fresh4", "heldout"):
         table = category_table(half)
         print(f"\n{half} {'half' if half in ('calibration', 'test') else 'set'} "
               f"({sum(n for n, _ in table.values())} pairs)")
