@@ -82,6 +82,9 @@ def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unkn
     if unknown and not retrieval.speakers:
         return Decision(REFUSE, p, f"{'、'.join(unknown)} is not one of the speakers; the speakers are "
                         f"{'、'.join(experts)}", miss, unknown)
+    if retrieval.about_speakers is not None:  # 几位专家发言, 金碚在哪工作: the bylines say it
+        return Decision(ANSWER, p, f"{retrieval.about_speakers.reason} (a question about the speakers themselves)",
+                        miss)
     if lacks and not unknown:
         article = "an" if lacks[0] in "aeiou" else "a"
         return Decision(REFUSE, p, f"the question asks for {article} {lacks}, and none of the passages that match it "

@@ -351,9 +351,10 @@ def _one_per_speaker(passages: Sequence[Passage], by_rank: dict[int, list[tuple[
 
 
 def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: bool = False,
-           names: Callable[[str], str] = lambda s: s) -> list[str]:
+           names: Callable[[str], str] = lambda s: s, bylines: str = "") -> list[str]:
     """The answer text in parts (one per speaker group, for streaming): a frame naming the speaker,
-    then the speaker's pieces, each followed by its marker. ``names`` gives a speaker's English name."""
+    then the speaker's pieces, each followed by its marker. ``names`` gives a speaker's English name;
+    ``bylines`` the line over pieces of the bylines (by default, that they are the bylines)."""
     groups: list[tuple[str, list[Piece]]] = []
     for piece in pieces:
         sp = passages[piece.rank].speaker
@@ -362,12 +363,15 @@ def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: boo
         else:
             groups.append((sp, [piece]))
     parts = []
+    headed = False  # the bylines' heading is given once, over all the bylines that follow one another
     for sp, group in groups:
         body = "".join(_end(p.text) + f"[{p.rank + 1}]" for p in group)
-        if all(passages[p.rank].chunk.kind != "text" for p in group):
+        of_bylines = all(passages[p.rank].chunk.kind != "text" for p in group)
+        if of_bylines:
             # a byline or the list of speakers: from the statements' headings, not anyone's words
             # on its own line: a heading, not part of the quoted claim the check reads
-            lead = "据各篇发言的署名：\n" if not english else "From the bylines of the statements, in Chinese:\n"
+            lead = "" if headed else f"{bylines}\n" if bylines else \
+                "据各篇发言的署名：\n" if not english else "From the bylines of the statements, in Chinese:\n"
         elif sp == EDITORIAL_SPEAKER:
             lead = "编者按：" if not english else "The editors' introduction, in Chinese:\n"
         elif sp == UNKNOWN_SPEAKER:
@@ -375,6 +379,7 @@ def render(pieces: Sequence[Piece], passages: Sequence[Passage], *, english: boo
         else:
             # an English frame stands on its own line: a heading, not a claim for the check to read
             lead = f"{sp}：" if not english else f"{names(sp)} ({sp}) says, in Chinese:\n"
+        headed = of_bylines
         parts.append(lead + body)
     return parts
 

@@ -420,6 +420,15 @@ class Assistant:
         from .extractive import compose
         from .extractive import render as render_pieces
 
+        if retrieval.about_speakers is not None:  # a question about the speakers: their bylines, as printed
+            from .bylines import heading, quote
+            from .extractive import Piece
+
+            about = retrieval.about_speakers
+            quoted = [Piece(r, t) for r, t in quote(about, retrieval.passages)]
+            if quoted:
+                line = heading(about, len(self.retriever.directory.experts), english)
+                return render_pieces(quoted, retrieval.passages, english=english, names=english_name, bylines=line)
         named = retrieval.speakers
         kind = "across" if retrieval.across or len(named) > 1 else \
             "list" if _LIST_QUESTION.search(question) else "fact"

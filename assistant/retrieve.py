@@ -29,10 +29,10 @@ from .lexical import (
     stopwords,
 )
 from .settings import Settings
-from .speakers import SpeakerDirectory
+from .speakers import Mention, SpeakerDirectory, is_post
 from .store import Index
 from .text import clean_question, has_content, in_script, mostly_english, script_of, sentence_spans
-from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval, Signals
+from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval, Signals, SpeakerQuestion
 
 RRF_K = 60
 _ORDINAL_WORD = re.compile(r"^第([一二三四五六七八九十]+)(?:点|条|个|项|方面|部分|步)?$")
@@ -276,9 +276,41 @@ class Retriever:
         # a passage that has the word a who-said question asks about may come from beyond the candidates
         passages = tuple(Passage(self.chunks[n], fused.get(n, 0.0), dense.get(n, 0.0), lex_all[n]) for n in top)
         signals = self.signals(q, top, dense, lex_all, bool(allowed or mention.across), bridge)
-        return Retrieval(q, passages, confidence(signals, self.settings), mention.speakers, mention.across,
-                         notice, signals, read_as_chinese, mentioned,
-                         mentioned_editors=any(self.chunks[n].speaker == EDITORIAL_SPEAKER for n in mentions))
+        about = self.about_speakers(q, mention)
+        if about is not None and speakers and not set(about.speakers) <= set(allowed):
+            about = None  # the expert filter is on, and the bylines asked about are others'
+        if about is not None:  # the bylines that answer it first, then the closest of the rest
+            bylines = self._bylines(about, fused, dense, lex_all)
+            about = about if bylines else None
+            rest = (p for p in passages if p.id not in {b.id for b in bylines})
+            passages = (*bylines, *rest)[:max(k, len(bylines))]
+        return Retrieval(q, passages, confidence(signals, self.settings), mention.speakers,
+                         mention.across and not about,
+                         notice, signals, read_as_chinese, "" if about else mentioned,
+                         mentioned_editors=any(self.chunks[n].speaker == EDITORIAL_SPEAKER for n in mentions),
+                         about_speakers=about)
+
+    def about_speakers(self, question: str, mention: Mention) -> SpeakerQuestion | None:
+        """A question about the speakers themselves (几位专家发言, 金碚在哪工作, 社科院的有谁), or None."""
+        from .bylines import classify
+
+        speeches = self.speeches
+        experts = [s for s in self.directory.experts if any(sp == s for sp, _, _ in speeches)]
+        affiliations = {sp: a for sp, a, _ in speeches}
+        titles = {sp: t for sp, _, t in speeches}
+        event = " ".join(t for sp, _, t in speeches if sp not in experts)
+        return classify(question, mention, experts, affiliations, titles, event,
+                        lambda t: self.tokenizer.words(t), self.directory.without_names,
+                        self.directory.without_institutions, is_post)
+
+    def _bylines(self, about: SpeakerQuestion, fused: dict[int, float], dense: dict[int, float],
+                 lex: Sequence[float]) -> tuple[Passage, ...]:
+        """The bylines that answer a question about the speakers: each asked-about speaker's, in the order they
+        spoke (for the speakers as a whole, every one's: each byline cited to its own speaker, not the list
+        of speakers the index files under the editors' introduction)."""
+        first = {c.speaker: n for n, c in reversed(list(enumerate(self.chunks))) if c.kind == "profile"}
+        chosen = [first[s] for s in about.speakers if s in first]
+        return tuple(Passage(self.chunks[n], fused.get(n, 0.0), dense.get(n, 0.0), lex[n]) for n in chosen)
 
     def _interleave(self, ranked: list[int], speakers: Sequence[str]) -> list[int]:
         """A question naming several experts: their passages take turns (each one's best first), so

@@ -81,6 +81,7 @@ class Mention:
     editor: bool = False  # names the editors' text as the source of the answer
     excluded: tuple[str, ...] = ()  # speakers the question leaves out (除了 X，还有谁……; 除了编者按……)
     experts: bool = False  # asks about the experts (哪几位专家, which experts), not anyone whose text says it
+    by_institution: bool = False  # ``speakers`` were found by an institution the question names (社科院的), not by name
 
 
 class SpeakerDirectory:
@@ -132,10 +133,26 @@ class SpeakerDirectory:
             if who and not _NAME_GLUE.sub("", left).strip():
                 excluded += tuple(w for w in who if w not in excluded)
                 rest = rest.replace(m.group(0), " ")
-        named = tuple(s for s in self._named(question) if s not in excluded)
+        people = self._named(question, institutions=False)
+        named = tuple(s for s in (people or self._named(question)) if s not in excluded)
         editor = bool(_EDITOR_RE.search(rest))
         return Mention(named, bool(excluded) or bool(_ACROSS_RE.search(question)),
-                       bool(_EDITORIAL_RE.search(rest)), editor, excluded, bool(_EXPERTS_RE.search(rest)))
+                       bool(_EDITORIAL_RE.search(rest)), editor, excluded, bool(_EXPERTS_RE.search(rest)),
+                       by_institution=bool(named) and not people)
+
+    def without_names(self, text: str) -> str:
+        """``text`` without the experts' names, as the question writes them (with a typo, in pinyin, as surname
+        and title); institutions and posts are kept (unlike ``strip_names``)."""
+        out = self._without_names(text, [*self._named(text, institutions=False)])
+        for _, written in self._homophones(re.sub(r"[\s\u3000]+", "", out)):
+            out = out.replace(written, " ")
+        return out
+
+    def without_institutions(self, text: str) -> str:
+        """``text`` without the institutions of the bylines (社科院, 南京大学, Peking University)."""
+        for org in sorted(self._orgs_map, key=len, reverse=True):
+            text = re.sub(re.escape(org), " ", text, flags=re.IGNORECASE)
+        return text
 
     def _without_names(self, text: str, who: Sequence[str]) -> str:
         """``text`` with the names (and their pinyin forms) of ``who`` taken out."""
@@ -147,7 +164,7 @@ class SpeakerDirectory:
                 out = re.sub(re.escape(form).replace("\\ ", r"[\s\-]*"), " ", out, flags=re.IGNORECASE)
         return out
 
-    def _named(self, question: str) -> tuple[str, ...]:
+    def _named(self, question: str, institutions: bool = True) -> tuple[str, ...]:
         compact_q = re.sub(r"[\s\u3000]+", "", question)
         folded = " " + re.sub(r"[^a-z\- ]+", " ", _fold(question)) + " "
         named: list[str] = []
@@ -159,7 +176,7 @@ class SpeakerDirectory:
         for s, _ in self._titled(compact_q):
             if s not in named:
                 named.append(s)
-        if not named:
+        if not named and institutions:
             for org, who in sorted(self._orgs_map.items(), key=lambda kv: -len(kv[0])):
                 if org in compact_q or (org.isascii() and f" {org} " in folded):
                     named.extend(w for w in self.experts if w in who and w not in named)
@@ -246,6 +263,11 @@ class SpeakerDirectory:
             question = question.replace(form, " ".join(who))
         extra = " ".join(s for s in mention.speakers if s not in question)
         return f"{question} {extra}".strip()
+
+
+def is_post(word: str) -> bool:
+    """A post or a title (教授, 副主任, 研究员), as bylines print them and students address people."""
+    return bool(_ROLE_RE.fullmatch(word) or _TITLE_RE.fullmatch(word))
 
 
 def english_name(name: str) -> str:

@@ -125,6 +125,17 @@ class Signals:
 
 
 @dataclass(frozen=True)
+class SpeakerQuestion:
+    """A question about the speakers themselves (bylines.py): of what kind, and whose bylines answer it (in the
+    order they spoke)."""
+
+    kind: str  # person | position | filter | roster
+    speakers: tuple[str, ...]
+    reason: str
+    places: tuple[int, ...] = ()  # for "position": the place each of ``speakers`` spoke in (1 = first)
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """What the retriever hands to the answer step."""
 
@@ -142,6 +153,8 @@ class Retrieval:
     mentioned: str = ""
     # ... and the editors' introduction has it too, and counts (有谁提到X; not 哪几位专家提到X)
     mentioned_editors: bool = False
+    # a question about the speakers themselves (几位专家发言, 金碚是谁): the passages are the bylines that answer it
+    about_speakers: SpeakerQuestion | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""Questions about the speakers themselves (issue 11, item 3), answered from their bylines: on a made-up symposium
+the code was not written for, and on the seed; with the questions about the same people that the bylines do not
+answer (what they think, their age, a date) as the controls."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import made_up_index
+
+RECORD = "".join(f"## {sp} | {aff} | {title}\n\n{text}\n\n" for sp, aff, title, text in [
+    ("赵明", "浙江大学农业经济研究中心主任,教授", "数字农业的三个抓手", "发展现代农业需要良种、良法和良田。" * 4),
+    ("钱红", "国家信息中心原副主任,研究员", "教育数字化从课堂做起", "教育数字化要从课堂做起，老师要会用新工具。" * 4),
+    ("孙亮", "复旦大学经济学院院长,教授", "金融科技的监管", "金融科技的监管要跟上创新的步伐。" * 4),
+    ("周平", "中国农业科学院研究员", "种业振兴的路径", "种业振兴要靠科技创新和良种繁育体系。" * 4),
+])
+
+
+@pytest.fixture(scope="module")
+def symposium(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from assistant.pipeline import Assistant
+
+    index = made_up_index(tmp_path_factory.mktemp("bylines"), RECORD)
+    return Assistant(index.settings, index=index)
+
+
+def _cited(answer) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(c.passage.speaker, c.passage.chunk.kind) for c in answer.citations]
+
+
+@pytest.mark.parametrize("question, kind, speakers", [
+    ("赵明是谁", "person", ("赵明",)),
+    ("钱红在哪上班的", "person", ("钱红",)),
+    ("孙亮的发言题目是啥", "person", ("孙亮",)),
+    ("周平是教授吗", "person", ("周平",)),  # a post the byline does not hold: the byline answers no
+    ("第二个发言的是谁", "position", ("钱红",)),
+    ("最后一位发言的是哪位专家", "position", ("周平",)),
+    ("钱红后面那个发言的是谁", "position", ("孙亮",)),
+    ("孙亮是第几个发言的", "position", ("孙亮",)),
+    ("哪几位专家是大学的教授", "filter", ("赵明", "孙亮")),
+    ("哪些人是研究员", "filter", ("钱红", "周平")),
+    ("谁的头衔带“原”字", "filter", ("钱红",)),
+    ("浙江大学来的是谁", "filter", ("赵明",)),
+    ("一共有几位专家发言 都是谁", "roster", ("赵明", "钱红", "孙亮", "周平")),
+    ("把每位专家的单位都列出来", "roster", ("赵明", "钱红", "孙亮", "周平")),
+    ("Who is Zhao Ming?", "person", ("赵明",)),
+    ("How many experts spoke?", "roster", ("赵明", "钱红", "孙亮", "周平")),
+])
+def test_a_question_about_the_speakers_is_answered_plainly_from_their_bylines(symposium, question, kind,
+                                                                             speakers) -> None:
+    r = symposium.retriever.search(question)
+    assert r.about_speakers is not None and r.about_speakers.kind == kind, r.about_speakers
+    assert r.about_speakers.speakers == speakers
+    a = symposium.ask(question)
+    assert a.decision == "answer" and a.model == "extractive", (a.decision, a.reason)
+    assert "未必" not in a.text and "may not" not in a.text  # not hedged: the bylines say it
+    assert a.citations and all(k != "text" for _, k in _cited(a)), a.text
+    assert all(s.verdict in ("supported", "unverifiable") for s in a.sentences), a.sentences
+    if kind != "roster":
+        assert [sp for sp, _ in _cited(a)] == list(speakers), a.text  # each asked-about speaker's own byline
+    else:
+        assert all(sp in a.text for sp in speakers)
+    if kind == "position":
+        assert "按发言顺序" in a.text.splitlines()[0] or "in the order" in a.text.splitlines()[0]
+
+
+@pytest.mark.parametrize("question", [
+    "赵明怎么看现代农业",  # what he thinks: his statement answers it
+    "哪几位专家提到了良种",  # who said something
+    "赵明多大年纪",  # an attribute no byline gives
+    "赵明是哪年去的浙江大学",  # a date no byline gives
+    "钱红的邮箱是啥",
+    "赵明是谁 他怎么看种业",  # a question about the person and about what he said
+    "除了赵明还有谁是教授",  # a list that leaves someone out: the ordinary search
+])
+def test_the_controls_questions_the_bylines_do_not_answer_take_the_ordinary_path(symposium, question) -> None:
+    assert symposium.retriever.search(question).about_speakers is None
+
+
+def test_a_place_in_the_order_is_said_in_the_heading_from_the_order_of_the_bylines(symposium) -> None:
+    """The bylines' order is the index's own; no sentence of them states it, so the heading over the quoted
+    byline says it (and the searched texts do not carry 第N位, which would match every 第三点 question)."""
+    assert "第三位" in symposium.ask("第三个发言的是谁").text.splitlines()[0]
+    assert "第一、第三位" in symposium.ask("钱红前后分别是谁讲的").text.splitlines()[0]
+    assert all("位发言" not in c.text for c in symposium.retriever.chunks if c.kind == "profile")
+
+
+@pytest.mark.parametrize("question, speakers", [
+    ("这个座谈会一共有几个专家发言 都是谁", ("吕薇", "金碚", "李平", "王蕴", "任保平", "张辉", "盛朝迅", "李开孟")),
+    ("哪几位专家是社科院出来的", ("金碚", "李平")),
+    ("张辉前面那个发言的是谁啊", ("任保平",)),
+    ("李开孟是谁", ("李开孟",)),
+])
+def test_on_the_seed(seed_index, question, speakers) -> None:
+    """The seed's own questions of this kind: hedged (文档中未必有直接的回答) or answered from another passage
+    before (0.10.0 answered 哪几位专家是社科院出来的 with a sentence of 李平's statement about data sets)."""
+    from assistant.pipeline import Assistant
+
+    a = Assistant(seed_index.settings.with_overrides(model="extractive"), index=seed_index).ask(question)
+    assert a.decision == "answer", (a.decision, a.reason, a.text)
+    assert all(sp in a.text for sp in speakers) and all(c.passage.chunk.kind != "text" for c in a.citations)
+
+
+def test_an_expert_filter_that_leaves_the_speaker_out_searches_as_before(seed_index) -> None:
+    """The UI's expert filter on 吕薇: a question about 张辉's byline is not answered from it."""
+    from assistant.retrieve import Retriever
+
+    r = Retriever(seed_index, seed_index.settings)
+    assert r.search("张辉在哪工作", speakers=("吕薇",)).about_speakers is None
+    assert r.search("张辉在哪工作", speakers=("张辉",)).about_speakers is not None
+
