@@ -186,10 +186,11 @@ def _percentile(xs: Sequence[float], q: float) -> float:
 
 
 def _shown(a: dict[str, Any]) -> str:
-    """Whose answer a saved answer showed: the model's, the extractive one in its place, a refusal, or extractive."""
+    """Whose answer a saved answer showed: the model's, the extractive one in its place, a refusal, extractive,
+    or the speakers' bylines (quoted whatever the engine)."""
     model = a.get("model", "")
     return ("replaced by extractive" if "fallback from" in model else "refused" if a.get("abstained") else
-            "extractive" if model == "extractive" else "model")
+            model if model in ("extractive", "bylines") else "model")
 
 
 def handling(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ LANGUAGE_NOTICE = notices.LANGUAGE()
 _OWN_REFUSAL = re.compile(r"(没有|未|并未|无)(提到|提及|涉及|谈到|相关|给出|说明)|无法(回答|确定|从)|不能(回答|确定)|"
                           r"(does not|do not|doesn't|don't|did not) (mention|say|answer|discuss|address|provide)|"
                           r"no (information|mention)|not (mentioned|covered|addressed)", re.IGNORECASE)
+BYLINES_ENGINE = "bylines"  # Answer.model of an answer quoted from the speakers' bylines with an LLM configured
 HEDGE_LEAD = {False: "文档中未必有直接的回答，最接近的内容是：", True:
               "The document may not answer this directly; the closest passages say:"}
 FIGURE_NEAR = 0.7  # sentences matching a question at least this share of the best one's score are read for a figure
@@ -333,14 +334,17 @@ class Assistant:
         lead = HEDGE_LEAD[english] + "\n" if decision.outcome == HEDGE else ""
         if lead:
             yield lead
-        if not generator.is_llm:
+        if not generator.is_llm or retrieval.about_speakers is not None:
+            # a question about the speakers themselves is answered from their bylines, quoted, with any engine:
+            # a model can only restate them (and does not know their order), at the cost of a prompt
             parts = self._compose(retrieval.question, retrieval, english)
             first = (time.perf_counter() - t0) * 1000
             for n, part in enumerate(parts):
                 yield part if n == 0 else "\n" + part
             body = "\n".join(parts)
             checks = self.check(body, retrieval)
-            yield finish(lead + body, checks, generator.name, decision, first)
+            model = generator.name if not generator.is_llm else BYLINES_ENGINE
+            yield finish(lead + body, checks, model, decision, first)
             return
         # a follow-up continues the conversation when the backend keeps it (only the new turn is evaluated);
         # otherwise the LLM gets the standalone form of the question. Either way it gets the question's Chinese

@@ -109,3 +109,26 @@ def test_an_expert_filter_that_leaves_the_speaker_out_searches_as_before(seed_in
     assert r.search("张辉在哪工作", speakers=("吕薇",)).about_speakers is None
     assert r.search("张辉在哪工作", speakers=("张辉",)).about_speakers is not None
 
+
+
+class _Model:
+    """A fake LLM that would answer anything with one fixed (wrong) sentence."""
+
+    is_llm = True
+    name = "fake-llm"
+
+    def stream(self, request):  # type: ignore[no-untyped-def]
+        yield "赵明是浙江大学的教授。[1]"
+
+
+def test_with_an_llm_configured_the_bylines_answer_without_it(tmp_path) -> None:
+    """The bylines are quoted whatever the engine (a model restates them, and does not know their order); the
+    answer says it came from the bylines, not from the model. The control: a question about what an expert
+    said still goes to the model."""
+    from assistant.pipeline import BYLINES_ENGINE, Assistant
+
+    index = made_up_index(tmp_path, RECORD)
+    a = Assistant(index.settings, generator=_Model(), index=index)
+    answer = a.ask("第二个发言的是谁")
+    assert answer.model == BYLINES_ENGINE and "钱红" in answer.text and "浙江大学" not in answer.text
+    assert a.ask("赵明怎么看现代农业").model == "fake-llm"
