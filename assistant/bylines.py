@@ -158,9 +158,14 @@ def classify(question: str, mention: Mention, experts: Sequence[str], affiliatio
         # who they are, where they work, what the talk is called: unless it also asks what their bylines lack
         # (a post the byline does not hold is asked about too: 是教授还是研究员 is answered by the byline)
         held = "".join(affiliations.get(s, "") + titles.get(s, "") for s in named)
-        if not [w for w in rest(held, event) if not posts(w)]:
-            return SpeakerQuestion(PERSON, tuple(named), "a question about the speaker, from the byline")
-        return None
+        left = rest(held, event)
+        if [w for w in left if not posts(w)]:
+            return None
+        # a post the named speaker does not hold, and another does (李开孟是监事长吧): that speaker's byline too
+        others = tuple(s for s in experts if s not in named
+                       and any(w in affiliations.get(s, "") for w in left if len(w) > 2))
+        return SpeakerQuestion(PERSON, (*named, *others) if others and len(others) < 3 else tuple(named),
+                               "a question about the speaker, from the byline")
     if named:
         return None
     if mention.by_institution:

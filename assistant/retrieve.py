@@ -306,10 +306,15 @@ class Retriever:
     def _bylines(self, about: SpeakerQuestion, fused: dict[int, float], dense: dict[int, float],
                  lex: Sequence[float]) -> tuple[Passage, ...]:
         """The bylines that answer a question about the speakers: each asked-about speaker's, in the order they
-        spoke (for the speakers as a whole, every one's: each byline cited to its own speaker, not the list
-        of speakers the index files under the editors' introduction)."""
+        spoke. For the speakers as a whole, every one's (each quoted and cited to its own speaker), after the
+        list of speakers the index makes of them: the first source to read, and the one passage that holds
+        them all within the first k (it is filed under the editors' introduction, so it is not quoted)."""
+        from .bylines import ROSTER
+
         first = {c.speaker: n for n, c in reversed(list(enumerate(self.chunks))) if c.kind == "profile"}
         chosen = [first[s] for s in about.speakers if s in first]
+        if about.kind == ROSTER and chosen:  # the list of speakers, which holds every byline, shown first (not quoted)
+            chosen = [n for n, c in enumerate(self.chunks) if c.kind == "overview"][:1] + chosen
         return tuple(Passage(self.chunks[n], fused.get(n, 0.0), dense.get(n, 0.0), lex[n]) for n in chosen)
 
     def _interleave(self, ranked: list[int], speakers: Sequence[str]) -> list[int]:

@@ -132,3 +132,4 @@ def test_with_an_llm_configured_the_bylines_answer_without_it(tmp_path) -> None:
     answer = a.ask("第二个发言的是谁")
     assert answer.model == BYLINES_ENGINE and "钱红" in answer.text and "浙江大学" not in answer.text
     assert a.ask("赵明怎么看现代农业").model == "fake-llm"
+

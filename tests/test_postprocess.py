@@ -23,7 +23,7 @@ import pytest
 
 from assistant import postprocess
 from assistant.grounding import MARKER_RE, SUPPORTED, UNVERIFIABLE, check_sentence, letters, split_answer
-from assistant.pipeline import Assistant
+from assistant.pipeline import BYLINES_ENGINE, Assistant
 from assistant.types import Chunk, Passage
 
 RECORDED = Path(__file__).parent / "data" / "recorded_replies.jsonl"
@@ -261,6 +261,8 @@ def test_recorded_replies_through_the_pipeline(replay_server, seed_index) -> Non
         assert answer.model_text == record["model_text"] or record["model_text"] not in streamed
         if answer.model.startswith("extractive (fallback"):
             assert "not backed by the passages" in answer.notice or "no citations" in answer.notice
+        elif answer.model == BYLINES_ENGINE:  # a question about the speakers: their bylines, without the model
+            assert answer.citations and all(c.passage.chunk.kind == "profile" for c in answer.citations)
         else:
             assert answer.model == "openai:recorded" and answer.citations
     assert "openai:recorded" in engines
