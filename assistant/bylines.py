@@ -29,7 +29,7 @@ PERSON, POSITION, FILTER, ROSTER = "person", "position", "filter", "roster"  # S
 _FIELD_RE = re.compile(
     r"是谁|是哪位|(?:是)?(?:干|做)(?:啥|嘛|什么)的|(?:什么|啥)(?:人|来头|身份)|何许人|来头|身份|简介|介绍一下|"
     r"(?:哪|什么|啥)(?:个|家|所)?(?:单位|机构|部门|学校|大学|学院|研究所|研究院|地方)|单位|"
-    r"在哪(?:儿|里)?(?:工作|上班|任职|高就|供职|就职|教书|任教|(?=[的呢吗啊呀\s，,。？?]|$))|哪(?:儿|里)的|来自哪|"
+    r"在哪(?:儿|里)?(?:工作|上班|任职|高就|供职|就职|教书|任教|(?=[的呢吗啊呀\s，,。？?]|$))|哪(?:儿|里)?的|来自哪|"
     r"职务|职位|职称|头衔|官职|任职|当(?:什么|啥)|(?:什么|啥)(?:职|官)|"
     r"(?:发言|演讲|报告|文章|那篇|讲话)?(?:的)?(?:题目|标题|题名)|(?:发言|文章|那篇)叫(?:啥|什么)|"
     r"\bwho(?:'s| is| was)\b|\baffiliat\w*|\bwork(?:s|ed)?\b|\bposition\b|\bjob\b|\binstitution\b|"
@@ -53,31 +53,32 @@ _ORDINAL_EN = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eigh
 _WHICH_PLACE = re.compile(r"第几(?:个|位|名)?|排(?:在)?第几|\bin what (?:place|order)\b", re.IGNORECASE)
 _RELATIVE_RE = re.compile(r"(前后|前面|之前|前一个|前一位|上一个|上一位|后面|之后|后一个|后一位|下一个|下一位|"
                           r"\bbefore\b|\bafter\b)", re.IGNORECASE)
-_SAY_RE = re.compile(r"提到|提及|说|讲到|讲了|(?<![座会])谈(?!会)|认为|指出|主张|强调|提出|观点|看法|"
+_SAY_RE = re.compile(r"提到|提及|说|讲|(?<![座会])谈(?!会)|认为|指出|主张|强调|提出|观点|看法|"
                      r"怎么看|咋看|如何看|建议|"
                      r"\b(?:say|said|mention\w*|argue\w*|think\w*|view\w*|discuss\w*|talk\w* about)\b",
                      re.IGNORECASE)
-_WHEN_RE = re.compile(r"哪一?年|什么时候|何时|几岁|多大|多少(?!位|个|名)|几年|\bwhen\b|\bwhat year\b|\bhow old\b",
-                      re.IGNORECASE)
+_WHEN_RE = re.compile(r"哪一?年|什么时候|何时|几岁|多大|多少(?!位|个|名|人|专家|学者|嘉宾)|几年|"
+                      r"\bwhen\b|\bwhat year\b|\bhow old\b", re.IGNORECASE)
 _COUNTED = re.compile(r"^(?:[一二三四五六七八九十两几多]+|\d{1,2})[个位名]?$")  # a count, not a year
 _CN_NUM = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 _EN_ORD = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(), 1)}
 # words every question about a symposium's speakers may use, which a byline need not hold: the people, the
 # event, taking part, counting and listing them, asking (a general vocabulary of such records, not this document's)
-_FRAME = frozenset("""专家 学者 嘉宾 发言 发言人 讲话 演讲 报告 出场 上台 座谈会 研讨会 会议 论坛 座谈 研讨
-会 会上 参加 出席 参与 与会 一共 总共 共 一下 分别 各自 每个 每位 各位 大家 人 老师
-这次 这个 那个 这位 那位 个 位 名 请问 介绍 知道 告诉 发言题目 题目 标题 名字 叫
-顺序 依次 名单 前面 后面 之前 之后 第一 最后 工作 上班 任职 单位 职务 职位 职称 头衔
-身份 来头 干 当 官 那篇 文章 这篇 篇 哪儿 哪里 来自 出来 出身 列 列出 列出来 整理
-表 表格 汇总 一览 帮 帮忙 我 给 词 字 里 带 含 包含 现在 目前 当时 原来 以前 过去
-来 到底 究竟 具体 的 了 是 有 都 还 呢 吗 啊 呀 吧 嘛 呗 啥 什么 哪 谁 几
-speaker speakers expert experts scholar scholars
-symposium meeting talk talks title affiliation
-work works worked position job institution
-background who what which where is are was were
-the of a an at for did does do how many list all
-each order first last spoke speak took part
-participated attended gave give from university""".split())
+_FRAME = frozenset("""说说 谈谈 讲讲 专家 学者 嘉宾 发言 发言人 讲话 演讲 报告 出场 上台 座谈会 研讨会
+会议 论坛 座谈 研讨 会 会上 参加 出席 参与 与会 一共 总共 共 一下 分别 各自 每个
+每位 各位 大家 人 老师 这次 这个 那个 这位 那位 个 位 名 请问 介绍 知道 告诉
+发言题目 题目 标题 名字 叫 顺序 依次 名单 前面 后面 之前 之后 第一 最后 工作 上班
+任职 单位 职务 职位 职称 头衔 身份 来头 干 当 官 那篇 文章 这篇 篇 哪儿 哪里
+来自 出来 出身 列 列出 列出来 整理 表 表格 汇总 一览 帮 帮忙 我 给 词 字 里 带
+含 包含 现在 目前 当时 原来 以前 过去 来 到底 究竟 具体 的 了 是 有 都 还 呢
+吗 啊 呀 吧 嘛 呗 啥 什么 哪 谁 几 speaker speakers expert
+experts scholar scholars symposium meeting talk
+talks title affiliation work works worked
+position job institution background who what
+which where is are was were the of a an at for
+did does do how many list all each order first
+last spoke speak took part participated attended
+gave give from university""".split())
 def _ordinal(text: str) -> int | None:
     """1 for 一/1, -1 for 最后/末/last; None if it is no place in an order."""
     if text in ("最后", "末", "last"):
@@ -98,13 +99,15 @@ def _ordinal(text: str) -> int | None:
 def classify(question: str, mention: Mention, experts: Sequence[str], affiliations: dict[str, str],
              titles: dict[str, str], event: str, words: Callable[[str], list[str]],
              without_names: Callable[[str], str], without_institutions: Callable[[str], str],
-             posts: Callable[[str], bool]) -> SpeakerQuestion | None:
+             posts: Callable[[str], bool], is_place: Callable[[str], bool] = lambda w: False,
+             ) -> SpeakerQuestion | None:
     """What the question asks of the bylines, or None when it asks about anything else.
 
     ``experts`` are the speakers in the order they spoke; ``affiliations`` and ``titles`` each one's byline
     as printed; ``event`` the name of the symposium (the editors' heading); ``words`` gives the content words
     of a text, ``without_names`` takes the experts' names out of it and ``without_institutions`` the
-    institutions of their bylines (and their abbreviations), ``posts`` tells a post or title (教授, 主任).
+    institutions of their bylines (and their abbreviations), ``posts`` tells a post or title (教授, 主任),
+    ``is_place`` a place name (北京).
     Words of the frame above, numbers and words the asked-about bylines hold are not left over."""
     if not experts or mention.excluded:
         return None
@@ -123,7 +126,14 @@ def classify(question: str, mention: Mention, experts: Sequence[str], affiliatio
                 and not any(w.lower() in h.lower() for h in held)]
 
     named = [s for s in experts if s in mention.speakers] if not mention.by_institution else []
-    said = bool(_SAY_RE.search(re.sub(r"(?:发言|演讲|讲话)(?:的)?(?:题目|标题)", " ", question)))
+    # what they said (说, 讲, 谈, 认为…), not a request (说说, 谈谈, 讲一下), a talk's title, or a place in the order
+    asked = re.sub(r"(?:发言|演讲|讲话|讲)(?:的)?(?:是|叫)?(?:啥|什么)?(?:题目|标题)"
+                   r"|说说|谈谈|讲讲|说一下|讲一下|谈一下|介绍", " ", question)
+    if _RELATIVE_RE.search(asked) or _ORDINAL_RE.search(asked) or _WHICH_PLACE.search(asked):
+        asked = re.sub(r"谁讲", " ", asked)  # 钱红前后是谁讲的: who spoke there, in the order of speaking
+    said = bool(_SAY_RE.search(_RELATIVE_RE.sub(" ", _ORDINAL_RE.sub(" ", asked))))
+    if not mention.editorial:
+        event = ""  # the symposium's name excuses its words only where the question speaks of the symposium
     if said or _WHEN_RE.search(question):
         return None  # what they think, or a date or a number: no byline gives those
     relative = _RELATIVE_RE.search(question)
@@ -182,6 +192,8 @@ def classify(question: str, mention: Mention, experts: Sequence[str], affiliatio
     if (left or quoted) and _WHICH_RE.search(question):
         # which of them: those whose byline has every word the question adds (在大学当教授的, 头衔带“原”字的)
         need = quoted or left  # what it quotes is the criterion; the rest may explain it (已经卸任了的)
+        if not quoted and any(is_place(w) for w in need):
+            return None  # 来自北京: where an institution is, no byline says (北京大学 is not all of Beijing)
         having = tuple(s for s in experts if all(w.lower() in byline(s).lower() for w in need))
         if having and len(having) < len(experts):
             return SpeakerQuestion(FILTER, having, f"the speakers whose bylines have {'、'.join(need)}")

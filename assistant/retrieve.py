@@ -301,7 +301,7 @@ class Retriever:
         event = " ".join(t for sp, _, t in speeches if sp not in experts)
         return classify(question, mention, experts, affiliations, titles, event,
                         lambda t: self.tokenizer.words(t), self.directory.without_names,
-                        self.directory.without_institutions, is_post)
+                        self.directory.without_institutions, is_post, lambda w: w in self.tokenizer.places(w))
 
     def _bylines(self, about: SpeakerQuestion, fused: dict[int, float], dense: dict[int, float],
                  lex: Sequence[float]) -> tuple[Passage, ...]:

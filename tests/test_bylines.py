@@ -133,3 +133,22 @@ def test_with_an_llm_configured_the_bylines_answer_without_it(tmp_path) -> None:
     assert answer.model == BYLINES_ENGINE and "钱红" in answer.text and "浙江大学" not in answer.text
     assert a.ask("赵明怎么看现代农业").model == "fake-llm"
 
+
+
+@pytest.mark.parametrize("question, kind", [
+    # found by a review: words of the symposium's own name, a word of a workplace's name, a place, asked about
+    ("新质生产力有几个特征", None),
+    ("第一个发言的专家讲的新质生产力特征", None),
+    ("创新是哪位专家讲的", None),  # 创新 is in 吕薇's department's name, and she is not the one who said it
+    ("谁讲数字经济", None),
+    ("哪些专家来自北京", None),  # the bylines do not say where an institution is
+    ("一共多少人发言", "roster"),
+    ("说说金碚是谁", "person"),  # a request (说说), not what he said
+    ("李平和王蕴是哪的", "person"),
+    ("最后一个讲的是哪位专家", "position"),
+])
+def test_review_cases_on_the_seed(seed_index, question, kind) -> None:
+    from assistant.retrieve import Retriever
+
+    about = Retriever(seed_index, seed_index.settings).search(question).about_speakers
+    assert (about.kind if about else None) == kind, about
