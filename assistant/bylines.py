@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from .chunk import chinese_numeral
+from .claims import cn_value
 from .speakers import Mention
 from .types import Passage, SpeakerQuestion
 
@@ -60,7 +62,6 @@ _SAY_RE = re.compile(r"提到|提及|说|讲|(?<![座会])谈(?!会)|认为|指�
 _WHEN_RE = re.compile(r"哪一?年|什么时候|何时|几岁|多大|多少(?!位|个|名|人|专家|学者|嘉宾)|几年|"
                       r"\bwhen\b|\bwhat year\b|\bhow old\b", re.IGNORECASE)
 _COUNTED = re.compile(r"^(?:[一二三四五六七八九十两几多]+|\d{1,2})[个位名]?$")  # a count, not a year
-_CN_NUM = {c: i for i, c in enumerate("一二三四五六七八九十", 1)} | {"两": 2}
 _EN_ORD = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(), 1)}
 # words every question about a symposium's speakers may use, which a byline need not hold: the people, the
 # event, taking part, counting and listing them, asking (a general vocabulary of such records, not this document's)
@@ -79,6 +80,8 @@ which where is are was were the of a an at for
 did does do how many list all each order first
 last spoke speak took part participated attended
 gave give from university""".split())
+
+
 def _ordinal(text: str) -> int | None:
     """1 for 一/1, -1 for 最后/末/last; None if it is no place in an order."""
     if text in ("最后", "末", "last"):
@@ -89,11 +92,8 @@ def _ordinal(text: str) -> int | None:
         return int(text)
     if text.lower() in _EN_ORD:
         return _EN_ORD[text.lower()]
-    if text == "十":
-        return 10
-    if len(text) == 2 and text[0] == "十":
-        return 10 + _CN_NUM.get(text[1], 0)
-    return _CN_NUM.get(text)
+    value = cn_value(text)
+    return int(value) if value is not None else None
 
 
 def classify(question: str, mention: Mention, experts: Sequence[str], affiliations: dict[str, str],
@@ -229,12 +229,5 @@ def heading(about: SpeakerQuestion, total: int, english: bool) -> str:
     if english:
         places = ", ".join(f"speaker {n} of {total}" for n in about.places)
         return f"From the bylines, in the order they spoke ({places}), in Chinese:"
-    return f"据各篇发言的署名（共{total}位，按发言顺序为第{'、第'.join(_cn(n) for n in about.places)}位）："
+    return f"据各篇发言的署名（共{total}位，按发言顺序为第{'、第'.join(chinese_numeral(n) for n in about.places)}位）："
 
-
-def _cn(n: int) -> str:
-    """1 -> 一, 12 -> 十二."""
-    digits = "一二三四五六七八九"
-    if n < 10:
-        return digits[n - 1]
-    return ("" if n < 20 else digits[n // 10 - 1]) + "十" + (digits[n % 10 - 1] if n % 10 else "")

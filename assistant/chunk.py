@@ -94,7 +94,7 @@ def profile_text(section: Section) -> str:
 _NUMERALS = "一二三四五六七八九十"
 
 
-def _ordinal(n: int) -> str:
+def chinese_numeral(n: int) -> str:
     """1 -> 一, 12 -> 十二 (as 第一位 is written)."""
     if n <= 10:
         return _NUMERALS[n - 1]
@@ -106,7 +106,7 @@ def overview_text(sections: Sequence[Section]) -> str:
     experts = [s for s in sections if s.speaker not in (EDITORIAL_SPEAKER, UNKNOWN_SPEAKER)]
     if not experts:
         return ""
-    items = "；".join(f"第{_ordinal(n)}位发言的是{s.speaker}" + (f"（{s.affiliation}）" if s.affiliation else "")
+    items = "；".join(f"第{chinese_numeral(n)}位发言的是{s.speaker}" + (f"（{s.affiliation}）" if s.affiliation else "")
                      + (f"，发言题目为《{s.title}》" if s.title else "") for n, s in enumerate(experts, 1))
     names = "、".join(s.speaker for s in experts)
     return f"共有{len(experts)}位专家发言，依次是{names}。{items}。"
