@@ -84,11 +84,23 @@ def profile_text(section: Section) -> str:
     """A speaker's byline as one sentence: who, where from, and the statement's title."""
     if section.speaker == EDITORIAL_SPEAKER:
         return f"编者按由{section.affiliation or '编辑部'}撰写，会议与专题为《{section.title}》。"
-    # the fields named as a reader asks for them (单位, 职务, 题目, 标题), so a question about where someone
-    # works or what the talk was called finds the byline by its words, not only by its names
-    where = f"，工作单位与职务：{section.affiliation}" if section.affiliation else ""
+    # the byline as the document prints it (workplace and post, then the name: what an answer quotes is the
+    # text), under the fields' names as a reader asks for them (单位, 职务, 题目, 标题), so a question about where
+    # someone works or what the talk was called finds it by its words too. The name once: a second one would
+    # weigh the byline for every question that names the speaker.
+    who = (f"发言人署名（工作单位与职务、姓名）：{printed_byline(section)}" if section.affiliation
+           else f"发言人{section.speaker}")
     title = f"，发言题目（标题）：《{section.title}》" if section.title else ""  # one sentence: no ；
-    return f"发言人{section.speaker}{where}{title}。"
+    return f"{who}{title}。"
+
+
+def printed_byline(section: Section) -> str:
+    """The byline as the document prints it: workplace and post, then the name
+    (国务院发展研究中心创新发展研究部原部长,研究员吕薇); the name alone when there is no affiliation."""
+    aff, name = section.affiliation, section.speaker
+    # printed 研究员　吕薇 (its spaces dropped, as between Chinese characters), but "MIT Professor John Smith"
+    gap = " " if aff and name and (aff[-1].isascii() and aff[-1].isalnum() or name[0].isascii()) else ""
+    return f"{aff}{gap}{name}"
 
 
 _NUMERALS = "一二三四五六七八九十"
@@ -106,7 +118,7 @@ def overview_text(sections: Sequence[Section]) -> str:
     experts = [s for s in sections if s.speaker not in (EDITORIAL_SPEAKER, UNKNOWN_SPEAKER)]
     if not experts:
         return ""
-    items = "；".join(f"第{chinese_numeral(n)}位发言的是{s.speaker}" + (f"（{s.affiliation}）" if s.affiliation else "")
+    items = "；".join(f"第{chinese_numeral(n)}位发言的是{printed_byline(s)}"
                      + (f"，发言题目为《{s.title}》" if s.title else "") for n, s in enumerate(experts, 1))
     names = "、".join(s.speaker for s in experts)
     return f"共有{len(experts)}位专家发言，依次是{names}。{items}。"

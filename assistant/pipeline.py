@@ -319,7 +319,9 @@ class Assistant:
             markers = sorted({m for c in checks for m in c.markers})
             citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
             total = (time.perf_counter() - t0) * 1000
-            premise = self._premise_notice(question, citations)
+            # a byline answer's heading gives the count and the place in the order from the bylines
+            # themselves (第一个发言的是谁: 第一位), so the question's 第一个 or 八个 is no figure to look for
+            premise = "" if retrieval.about_speakers is not None else self._premise_notice(question, citations)
             refused = decided.outcome == REFUSE
             return Answer(typed, text, () if refused else citations, refused, model, tuple(checks),
                           retrieval.passages, Timings(t_retrieval, first or total, total, t_condense),

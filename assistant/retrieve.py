@@ -17,6 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from . import notices
+from .bylines import ROSTER, classify
 from .decide import confidence
 from .lexical import (
     BM25Index,
@@ -279,11 +280,19 @@ class Retriever:
         about = self.about_speakers(q, mention)
         if about is not None and speakers and not set(about.speakers) <= set(allowed):
             about = None  # the expert filter is on, and the bylines asked about are others'
-        if about is not None:  # the bylines that answer it first, then the closest of the rest
-            bylines = self._bylines(about, fused, dense, lex_all)
-            about = about if bylines else None
-            rest = (p for p in passages if p.id not in {b.id for b in bylines})
-            passages = (*bylines, *rest)[:max(k, len(bylines))]
+        bylines = self._bylines(about, fused, dense, lex_all) if about is not None else ()
+        if about is not None and bylines:  # the bylines that answer it first, then the closest of the rest
+            if about.kind == ROSTER and bylines[0].chunk.kind == "overview":
+                # the list of speakers holds every byline: the closest passage of the text comes next, not
+                # after every speaker's byline (几位专家发言 may be answered by the introduction's own words)
+                text = next((n for n in ranked if self.chunks[n].kind == "text"), None)
+                if text is not None:
+                    bylines = (bylines[0], Passage(self.chunks[text], fused[text], dense.get(text, 0.0),
+                                                   lex_all[text]), *bylines[1:])
+            taken = {b.id for b in bylines}
+            passages = (*bylines, *(p for p in passages if p.id not in taken))[:max(k, len(bylines))]
+        else:
+            about = None
         return Retrieval(q, passages, confidence(signals, self.settings), mention.speakers,
                          mention.across and not about,
                          notice, signals, read_as_chinese, "" if about else mentioned,
@@ -292,8 +301,6 @@ class Retriever:
 
     def about_speakers(self, question: str, mention: Mention) -> SpeakerQuestion | None:
         """A question about the speakers themselves (几位专家发言, 金碚在哪工作, 社科院的有谁), or None."""
-        from .bylines import classify
-
         speeches = self.speeches
         experts = [s for s in self.directory.experts if any(sp == s for sp, _, _ in speeches)]
         affiliations = {sp: a for sp, a, _ in speeches}
@@ -309,8 +316,6 @@ class Retriever:
         spoke. For the speakers as a whole, every one's (each quoted and cited to its own speaker), after the
         list of speakers the index makes of them: the first source to read, and the one passage that holds
         them all within the first k (it is filed under the editors' introduction, so it is not quoted)."""
-        from .bylines import ROSTER
-
         first = {c.speaker: n for n, c in reversed(list(enumerate(self.chunks))) if c.kind == "profile"}
         chosen = [first[s] for s in about.speakers if s in first]
         if about.kind == ROSTER and chosen:  # the list of speakers, which holds every byline, shown first (not quoted)

@@ -85,6 +85,28 @@ def test_a_place_in_the_order_is_said_in_the_heading_from_the_order_of_the_bylin
     assert all("位发言" not in c.text for c in symposium.retriever.chunks if c.kind == "profile")
 
 
+def test_the_list_of_speakers_leaves_the_second_place_to_the_text(symposium) -> None:
+    """The list of speakers holds every byline, so the closest passage of the text (an introduction that says
+    who spoke, and why) comes second, not after every speaker's byline, beyond the first five."""
+    r = symposium.retriever.search("一共有几位专家发言 都是谁", k=5)
+    kinds = [p.chunk.kind for p in r.passages]
+    assert kinds[:2] == ["overview", "text"] and kinds[2:6] == ["profile"] * 4, kinds
+    # a question about one speaker: the byline that answers it first, then the closest passages as ranked
+    assert [(p.speaker, p.chunk.kind) for p in symposium.retriever.search("赵明是谁", k=5).passages][0] == \
+        ("赵明", "profile")
+
+
+@pytest.mark.parametrize("question", ["第二个发言的是谁", "这四位专家都是谁", "倒数第一个发言的是谁"])
+def test_the_count_and_the_place_in_the_order_are_no_figures_the_passages_lack(symposium, question) -> None:
+    """The heading of a byline answer gives the count and the place from the bylines' order, so the question's
+    第二个 or 四位 is not reported as a figure the cited passages do not have."""
+    a = symposium.ask(question)
+    assert a.model == "extractive" and a.decision == "answer", (a.model, a.decision, a.text)
+    assert "not in the cited passages" not in a.notice, a.notice
+    # the control: a question about what was said, with a figure no passage has, keeps the notice
+    assert "not in the cited passages" in symposium.ask("赵明说现代农业需要的五个条件是什么").notice
+
+
 @pytest.mark.parametrize("question, speakers", [
     ("这个座谈会一共有几个专家发言 都是谁", ("吕薇", "金碚", "李平", "王蕴", "任保平", "张辉", "盛朝迅", "李开孟")),
     ("哪几位专家是社科院出来的", ("金碚", "李平")),

@@ -171,6 +171,22 @@ def test_bylines_become_profile_chunks_and_one_overview(seed_doc) -> None:
     assert [overview.text.index(e) for e in experts] == sorted(overview.text.index(e) for e in experts)
 
 
+@pytest.mark.parametrize("path", [SEED, DATA / "record_other.txt"], ids=["seed", "other record"])
+def test_the_bylines_are_quoted_as_the_document_prints_them(path) -> None:
+    # the byline chunks are what an answer about a speaker quotes, so they hold the byline in the document's
+    # own words (某某大学经济学院院长,教授赵明: workplace and post, then the name), not a rewording of it
+    raw = compact(path.read_text(encoding="utf-8"))
+    sections = [s for s in parse_file(path).sections if s.speaker != "编者按"]
+    chunks = chunk_sections(sections)
+    profiles = {c.speaker: compact(c.text) for c in chunks if c.kind == "profile"}
+    (overview,) = [compact(c.text) for c in chunks if c.kind == "overview"]
+    assert len(sections) >= 2
+    for s in sections:
+        printed = compact(s.affiliation + s.speaker)
+        assert len(printed) > len(s.speaker) and printed in raw  # the document's text, name last
+        assert printed in profiles[s.speaker] and printed in overview
+
+
 def test_a_heading_followed_by_its_items_is_a_paragraph_of_its_own(tmp_path) -> None:
     # a numbered heading as long as a text line and without a full stop, then the items it announces: the
     # heading must not run into the first item (…几个方面一是…), or the list cannot be found
