@@ -157,7 +157,9 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         # statement's own sentences come first, since a title shares many words with the question
         prior = BYLINE_PRIOR if passages[r].chunk.kind != "text" else 1.0
         for i, s in sents:
-            if _usable(s) and not (_CONNECTIVE.match(s) and i == 0):
+            # a passage's first sentence that leans on the one before it (这, 其中 …) cannot be read on its own;
+            # one that only opens with a marker (另外, 其次, 例如 …: the chunk boundary fell before it) can, without it
+            if _usable(s) and not (i == 0 and _CONNECTIVE.match(s) and _unmarked(s) is None):
                 candidates.append((prior * score(s), r, i))
     if not candidates:
         return [Piece(0, passages[0].text)] if passages else []

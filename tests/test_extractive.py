@@ -114,6 +114,21 @@ def test_a_supporting_sentence_loses_its_marker_or_is_not_added() -> None:
     assert len(texts) == 1, texts
 
 
+def test_a_passage_that_opens_with_a_marker_is_answered_without_the_marker() -> None:
+    """A chunk may begin with a sentence that only marks how it goes on from the one before (另外, 其次): the
+    boundary fell before it, yet it may be the sentence that answers. Without its marker it is still the
+    passage's own text; a first sentence that points back (这, 其中) cannot be read alone and is not used."""
+    text = "另外,平台企业的数据安全背后也有国际竞争的问题,需要统筹发展和安全。平台规则需要更加透明。"
+    p = Passage(Chunk("m0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
+    texts = [x.text for x in compose([p], _score(("数据安全", "国际竞争")), kind="fact")]
+    assert texts[0] == "平台企业的数据安全背后也有国际竞争的问题,需要统筹发展和安全。", texts
+    # the control: 这 names what came before, which the passage does not have
+    pointed = text.replace("另外,平台企业的", "这使平台企业的")
+    p = Passage(Chunk("m1", pointed, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(pointed)), 1.0)
+    texts = [x.text for x in compose([p], _score(("数据安全", "国际竞争")), kind="fact")]
+    assert not any("国际竞争" in t for t in texts), texts
+
+
 def test_a_run_cut_from_inside_a_sentence_keeps_the_clause_it_turns_from() -> None:
     from assistant.extractive import _standing
 
