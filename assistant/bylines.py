@@ -46,7 +46,7 @@ _ROSTER_RE = re.compile(
     r"\ball (?:the )?(?:experts|speakers)\b|\beach\b|\border\b",
     re.IGNORECASE)
 # a question asking which of them (for a filter over the bylines)
-_WHICH_RE = re.compile(r"谁|哪(?:些|几|位|个)|\bwhich\b|\bwho\b", re.IGNORECASE)
+_WHICH_RE = re.compile(r"谁|哪(?:些|几|位|个|[两二三四五六七八九十\d]+(?:位|个|名))|\bwhich\b|\bwho\b", re.IGNORECASE)
 # a place in the order of speaking, and the place of a named speaker (盛朝迅是第几个发言的)
 _ORDINAL_RE = re.compile(r"(倒数)?(?:第([一二三四五六七八九十两\d]+)|(最后|末|头|首))(?:一)?(?:个|位|名)?"
                          r"(?:发言|讲|出场|上台|登场)")

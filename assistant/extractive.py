@@ -35,6 +35,8 @@ _CONNECTIVE = re.compile(
 # 这/其中/为此/由此/则, which name what came before)
 _MARKER = re.compile(r"^(?:(?:因此|因而|所以|但是|然而|例如|比如|譬如|与此同时|而且|并且|总之|但(?![凡愿是]))[,，]?|"
                      r"(?:如|同时|此外|另外|当然|其次|再次|最后)[,，])")  # 但凡, 同时期, 另外一个, 最后一公里: words
+# the markers of a sentence that adds to the one before it or goes on to the next point, and says nothing of it
+_GOES_ON = re.compile(r"^(?:另外|此外|其次|再次|最后|同时|与此同时|而且|并且)[,，]")
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
 _CLAUSE = re.compile(r"[^,，；;：:]+[,，；;：:]?")
@@ -157,9 +159,10 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
         # statement's own sentences come first, since a title shares many words with the question
         prior = BYLINE_PRIOR if passages[r].chunk.kind != "text" else 1.0
         for i, s in sents:
-            # a passage's first sentence that leans on the one before it (这, 其中 …) cannot be read on its own;
-            # one that only opens with a marker (另外, 其次, 例如 …: the chunk boundary fell before it) can, without it
-            if _usable(s) and not (i == 0 and _CONNECTIVE.match(s) and _unmarked(s) is None):
+            # a passage's first sentence that leans on the one before it cannot be read on its own (这, 其中; and
+            # 因此, 但, 例如, whose claim is a consequence, a turn or an instance of what came before); one that only
+            # adds to it or goes on to the next point (另外, 其次: the chunk boundary fell before it) can, without it
+            if _usable(s) and not (i == 0 and _CONNECTIVE.match(s) and not (_GOES_ON.match(s) and _unmarked(s))):
                 candidates.append((prior * score(s), r, i))
     if not candidates:
         return [Piece(0, passages[0].text)] if passages else []

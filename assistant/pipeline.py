@@ -22,6 +22,8 @@ from typing import Any
 
 from . import condense as condense_stage
 from . import notices, postprocess
+from .bylines import heading, quote
+from .chunk import chinese_numeral
 from .claims import number_mentions
 from .decide import HEDGE, REFUSE, Decision, route
 from .generate import Generator, ModelError, Request, make_generator
@@ -319,9 +321,7 @@ class Assistant:
             markers = sorted({m for c in checks for m in c.markers})
             citations = tuple(Citation(m, retrieval.passages[m - 1]) for m in markers)
             total = (time.perf_counter() - t0) * 1000
-            # a byline answer's heading gives the count and the place in the order from the bylines
-            # themselves (第一个发言的是谁: 第一位), so the question's 第一个 or 八个 is no figure to look for
-            premise = "" if retrieval.about_speakers is not None else self._premise_notice(question, citations)
+            premise = self._premise_notice(question, citations, self._byline_facts(retrieval))
             refused = decided.outcome == REFUSE
             return Answer(typed, text, () if refused else citations, refused, model, tuple(checks),
                           retrieval.passages, Timings(t_retrieval, first or total, total, t_condense),
@@ -427,7 +427,6 @@ class Assistant:
         from .extractive import render as render_pieces
 
         if retrieval.about_speakers is not None:  # a question about the speakers: their bylines, as printed
-            from .bylines import heading, quote
             from .extractive import Piece
 
             about = retrieval.about_speakers
@@ -564,11 +563,23 @@ class Assistant:
         return [n.value if n.value.endswith(n.unit) else f"{n.value}{n.unit}" for n in number_mentions(question)
                 if n.value not in have]
 
-    def _premise_notice(self, question: str, citations: Sequence[Citation]) -> str:
-        """Numbers the question states that the cited passages do not contain."""
+    def _byline_facts(self, retrieval: Retrieval) -> list[str]:
+        """For an answer from the bylines, what it states besides them: the count and the place in the order
+        its heading gives (第一个发言的是谁: 第一位; 八个专家: 共有8位) and how many speakers it names (社科院的三位专家
+        names two), which a question's figures are held against as against the passages."""
+        about = retrieval.about_speakers
+        if about is None:
+            return []
+        total = len(self.retriever.directory.experts)
+        from_end = [f"倒数第{chinese_numeral(total - n + 1)}位" for n in about.places if 0 < n <= total]
+        return [heading(about, total, False), f"{len(about.speakers)}位", *from_end]
+
+    def _premise_notice(self, question: str, citations: Sequence[Citation], stated: Sequence[str] = ()) -> str:
+        """Numbers the question states that the cited passages (and what the answer ``stated`` besides them)
+        do not contain."""
         if not citations:
             return ""
-        missing = self._premise_numbers(question, [c.passage.text for c in citations])
+        missing = self._premise_numbers(question, [c.passage.text for c in citations] + list(stated))
         if not missing:
             return ""
         return notices.PREMISE(figures=", ".join(dict.fromkeys(missing)))

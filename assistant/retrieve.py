@@ -283,12 +283,13 @@ class Retriever:
         bylines = self._bylines(about, fused, dense, lex_all) if about is not None else ()
         if about is not None and bylines:  # the bylines that answer it first, then the closest of the rest
             if about.kind == ROSTER and bylines[0].chunk.kind == "overview":
-                # the list of speakers holds every byline: the closest passage of the text comes next, not
-                # after every speaker's byline (几位专家发言 may be answered by the introduction's own words)
-                text = next((n for n in ranked if self.chunks[n].kind == "text"), None)
-                if text is not None:
-                    bylines = (bylines[0], Passage(self.chunks[text], fused[text], dense.get(text, 0.0),
-                                                   lex_all[text]), *bylines[1:])
+                # the list of speakers holds every byline: the editors' introduction, where a record says who
+                # spoke on what and why, comes next (its closest passage), not after every speaker's byline
+                intro = next((n for n in ranked if self.chunks[n].kind == "text"
+                              and self.chunks[n].speaker == EDITORIAL_SPEAKER), None)
+                if intro is not None:
+                    bylines = (bylines[0], Passage(self.chunks[intro], fused.get(intro, 0.0), dense.get(intro, 0.0),
+                                                   lex_all[intro]), *bylines[1:])
             taken = {b.id for b in bylines}
             passages = (*bylines, *(p for p in passages if p.id not in taken))[:max(k, len(bylines))]
         else:

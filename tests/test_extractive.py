@@ -122,11 +122,13 @@ def test_a_passage_that_opens_with_a_marker_is_answered_without_the_marker() -> 
     p = Passage(Chunk("m0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
     texts = [x.text for x in compose([p], _score(("数据安全", "国际竞争")), kind="fact")]
     assert texts[0] == "平台企业的数据安全背后也有国际竞争的问题,需要统筹发展和安全。", texts
-    # the control: 这 names what came before, which the passage does not have
-    pointed = text.replace("另外,平台企业的", "这使平台企业的")
-    p = Passage(Chunk("m1", pointed, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(pointed)), 1.0)
-    texts = [x.text for x in compose([p], _score(("数据安全", "国际竞争")), kind="fact")]
-    assert not any("国际竞争" in t for t in texts), texts
+    # the controls: 这 names what came before, which the passage does not have; 所以 and 但是 make the claim a
+    # consequence of it or a turn from it, which without it would read as a flat statement
+    for opening in ("这使平台企业的", "所以,平台企业的", "但是,平台企业的"):
+        pointed = text.replace("另外,平台企业的", opening)
+        p = Passage(Chunk("m1", pointed, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(pointed)), 1.0)
+        texts = [x.text for x in compose([p], _score(("数据安全", "国际竞争")), kind="fact")]
+        assert not any("国际竞争" in t for t in texts), (opening, texts)
 
 
 def test_a_run_cut_from_inside_a_sentence_keeps_the_clause_it_turns_from() -> None:
