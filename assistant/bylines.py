@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .chunk import chinese_numeral
+from .chunk import BYLINE_LABEL, chinese_numeral
 from .claims import cn_value
 from .speakers import Mention
 from .types import Passage, SpeakerQuestion
@@ -211,8 +211,9 @@ def _org_word(word: str) -> bool:
 
 def quote(about: SpeakerQuestion, passages: Sequence[Passage]) -> list[tuple[int, str]]:
     """What an answer from the bylines quotes: (passage rank, verbatim text), each asked-about speaker's byline
-    (the passages that follow them are the closest others, for the reader, not quoted)."""
-    return [(rank, p.text) for rank, p in enumerate(passages)
+    from where the document's own words begin (the index's label before them left out), and the title (the
+    passages that follow them are the closest others, for the reader, not quoted)."""
+    return [(rank, p.text.removeprefix(BYLINE_LABEL)) for rank, p in enumerate(passages)
             if p.chunk.kind == "profile" and p.speaker in about.speakers]
 
 

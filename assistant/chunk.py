@@ -80,6 +80,9 @@ def chunk_section(section: Section, size: int = DEFAULT_SIZE, overlap: int = DEF
     return chunks
 
 
+BYLINE_LABEL = "发言人署名（工作单位与职务、姓名）："  # the index's words before a printed byline, not the document's
+
+
 def profile_text(section: Section) -> str:
     """A speaker's byline as one sentence: who, where from, and the statement's title."""
     if section.speaker == EDITORIAL_SPEAKER:
@@ -88,7 +91,7 @@ def profile_text(section: Section) -> str:
     # text), under the fields' names as a reader asks for them (单位, 职务, 题目, 标题), so a question about where
     # someone works or what the talk was called finds it by its words too. The name once: a second one would
     # weigh the byline for every question that names the speaker.
-    who = (f"发言人署名（工作单位与职务、姓名）：{printed_byline(section)}" if section.affiliation
+    who = (f"{BYLINE_LABEL}{printed_byline(section)}" if section.affiliation
            else f"发言人{section.speaker}")
     title = f"，发言题目（标题）：《{section.title}》" if section.title else ""  # one sentence: no ；
     return f"{who}{title}。"

@@ -56,6 +56,10 @@ def test_a_question_about_the_speakers_is_answered_plainly_from_their_bylines(sy
     assert "未必" not in a.text and "may not" not in a.text  # not hedged: the bylines say it
     assert a.citations and all(k != "text" for _, k in _cited(a)), a.text
     assert all(s.verdict in ("supported", "unverifiable") for s in a.sentences), a.sentences
+    # the document's words are quoted, from the byline as printed on, not the index's label before them
+    printed = {"赵明": "浙江大学农业经济研究中心主任,教授赵明", "钱红": "国家信息中心原副主任,研究员钱红"}
+    assert "署名（工作单位" not in a.text, a.text
+    assert all(line in a.text for s, line in printed.items() if s in speakers), a.text
     if kind != "roster":
         assert [sp for sp, _ in _cited(a)] == list(speakers), a.text  # each asked-about speaker's own byline
     else:
