@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from .chunk import BYLINE_LABEL, chinese_numeral
 from .claims import cn_value
-from .speakers import Mention
+from .speakers import Mention, english_name
 from .types import Passage, SpeakerQuestion
 
 PERSON, POSITION, FILTER, ROSTER = "person", "position", "filter", "roster"  # SpeakerQuestion.kind
@@ -149,7 +149,8 @@ def classify(question: str, mention: Mention, experts: Sequence[str], affiliatio
         at_places = tuple(i for i in around if 0 <= i < len(experts))
         if at_places:
             return SpeakerQuestion(POSITION, tuple(experts[i] for i in at_places), f"who spoke {relative.group(1)} "
-                                   f"{named[0]}, from the order of the bylines", tuple(i + 1 for i in at_places))
+                                   f"{named[0]}, from the order of the bylines", tuple(i + 1 for i in at_places),
+                                   named[0], at + 1)
         return None
     place = _ORDINAL_RE.search(question) or _ORDINAL_EN.search(question)
     if place and not named and not rest(event):
@@ -214,7 +215,7 @@ def quote(about: SpeakerQuestion, passages: Sequence[Passage]) -> list[tuple[int
     from where the document's own words begin (the index's label before them left out), and the title (the
     passages that follow them are the closest others, for the reader, not quoted)."""
     return [(rank, p.text.removeprefix(BYLINE_LABEL)) for rank, p in enumerate(passages)
-            if p.chunk.kind == "profile" and p.speaker in about.speakers]
+            if p.chunk.kind == "profile" and (p.speaker in about.speakers or p.speaker == about.anchor)]
 
 
 def heading(about: SpeakerQuestion, total: int, english: bool) -> str:
@@ -229,6 +230,9 @@ def heading(about: SpeakerQuestion, total: int, english: bool) -> str:
         return "据各篇发言的署名：" if not english else "From the bylines of the statements, in Chinese:"
     if english:
         places = ", ".join(f"speaker {n} of {total}" for n in about.places)
-        return f"From the bylines, in the order they spoke ({places}), in Chinese:"
-    return f"据各篇发言的署名（共{total}位，按发言顺序为第{'、第'.join(chinese_numeral(n) for n in about.places)}位）："
+        anchor = f"; {english_name(about.anchor)} is speaker {about.anchor_place}" if about.anchor else ""
+        return f"From the bylines, in the order they spoke ({places}{anchor}), in Chinese:"
+    anchor = f"，{about.anchor}为第{chinese_numeral(about.anchor_place)}位" if about.anchor else ""
+    places = "、第".join(chinese_numeral(n) for n in about.places)
+    return f"据各篇发言的署名（共{total}位，按发言顺序为第{places}位{anchor}）："
 

@@ -318,7 +318,11 @@ class Retriever:
         list of speakers the index makes of them: the first source to read, and the one passage that holds
         them all within the first k (it is filed under the editors' introduction, so it is not quoted)."""
         first = {c.speaker: n for n, c in reversed(list(enumerate(self.chunks))) if c.kind == "profile"}
-        chosen = [first[s] for s in about.speakers if s in first]
+        asked = list(about.speakers)
+        if about.anchor:  # a place relative to a named speaker (X前面那位): X's byline too, in the order they spoke
+            asked = [s for _, s in sorted([*zip(about.places, about.speakers, strict=True),
+                                           (about.anchor_place, about.anchor)])]
+        chosen = [first[s] for s in asked if s in first]
         if about.kind == ROSTER and chosen:  # the list of speakers, which holds every byline, shown first (not quoted)
             chosen = [n for n, c in enumerate(self.chunks) if c.kind == "overview"][:1] + chosen
         return tuple(Passage(self.chunks[n], fused.get(n, 0.0), dense.get(n, 0.0), lex[n]) for n in chosen)

@@ -133,6 +133,8 @@ class SpeakerQuestion:
     speakers: tuple[str, ...]
     reason: str
     places: tuple[int, ...] = ()  # for "position": the place each of ``speakers`` spoke in (1 = first)
+    anchor: str = ""  # for "position" relative to a named speaker (X前面那位): X, whose byline is shown too
+    anchor_place: int = 0  # and X's place
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,10 @@ def test_a_question_about_the_speakers_is_answered_plainly_from_their_bylines(sy
     assert "署名（工作单位" not in a.text, a.text
     assert all(line in a.text for s, line in printed.items() if s in speakers), a.text
     if kind != "roster":
-        assert [sp for sp, _ in _cited(a)] == list(speakers), a.text  # each asked-about speaker's own byline
+        # each asked-about speaker's own byline; for a place next to a named speaker, that speaker's too, in order
+        anchor = r.about_speakers.anchor
+        cited = sorted([*speakers, anchor], key=RECORD.index) if anchor else list(speakers)
+        assert [sp for sp, _ in _cited(a)] == cited, a.text
     else:
         assert all(sp in a.text for sp in speakers)
     if kind == "position":
@@ -85,7 +88,8 @@ def test_a_place_in_the_order_is_said_in_the_heading_from_the_order_of_the_bylin
     """The bylines' order is the index's own; no sentence of them states it, so the heading over the quoted
     byline says it (and the searched texts do not carry 第N位, which would match every 第三点 question)."""
     assert "第三位" in symposium.ask("第三个发言的是谁").text.splitlines()[0]
-    assert "第一、第三位" in symposium.ask("钱红前后分别是谁讲的").text.splitlines()[0]
+    assert "第一、第三位，钱红为第二位" in symposium.ask("钱红前后分别是谁讲的").text.splitlines()[0]
+    assert "Qian Hong is speaker 2" in symposium.ask("Who spoke after Qian Hong?").text.splitlines()[0]
     assert all("位发言" not in c.text for c in symposium.retriever.chunks if c.kind == "profile")
 
 
