@@ -15,7 +15,7 @@ from typing import Any
 from .grounding import MARKER_RE, SUPPORTED, WEAK, check_sentence
 from .notices import SEPARATOR
 from .text import compact
-from .types import Answer
+from .types import BYLINES_ENGINE, Answer
 
 KS = (1, 3, 5)
 
@@ -190,7 +190,7 @@ def _shown(a: dict[str, Any]) -> str:
     or the speakers' bylines (quoted whatever the engine)."""
     model = a.get("model", "")
     return ("replaced by extractive" if "fallback from" in model else "refused" if a.get("abstained") else
-            model if model in ("extractive", "bylines") else "model")
+            model if model in ("extractive", BYLINES_ENGINE) else "model")
 
 
 def handling(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:

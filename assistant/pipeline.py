@@ -33,7 +33,7 @@ from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
 from .text import GAP, clean_question, compact, excerpts, mostly_english, other_language, sentence_spans
-from .types import Answer, Citation, Passage, Retrieval, SentenceCheck, Timings
+from .types import BYLINES_ENGINE, Answer, Citation, Passage, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
 
@@ -44,7 +44,6 @@ LANGUAGE_NOTICE = notices.LANGUAGE()
 _OWN_REFUSAL = re.compile(r"(没有|未|并未|无)(提到|提及|涉及|谈到|相关|给出|说明)|无法(回答|确定|从)|不能(回答|确定)|"
                           r"(does not|do not|doesn't|don't|did not) (mention|say|answer|discuss|address|provide)|"
                           r"no (information|mention)|not (mentioned|covered|addressed)", re.IGNORECASE)
-BYLINES_ENGINE = "bylines"  # Answer.model of an answer quoted from the speakers' bylines with an LLM configured
 HEDGE_LEAD = {False: "文档中未必有直接的回答，最接近的内容是：", True:
               "The document may not answer this directly; the closest passages say:"}
 FIGURE_NEAR = 0.7  # sentences matching a question at least this share of the best one's score are read for a figure

@@ -124,6 +124,9 @@ class Signals:
         return asdict(self)
 
 
+BYLINES_ENGINE = "bylines"  # Answer.model of an answer quoted from the speakers' bylines with an LLM configured
+
+
 @dataclass(frozen=True)
 class SpeakerQuestion:
     """A question about the speakers themselves (bylines.py): of what kind, and whose bylines answer it (in the
