@@ -416,9 +416,10 @@ def test_partly_cited_answer_gets_only_the_missing_markers() -> None:
 
 
 def _print_tables() -> None:  # pragma: no cover - the report's command
-    for half in ("calibration", "test", "fresh", "fresh2", "fresh3", "fresh4", "heldout"):
+    for half in ("calibration", "test", "fresh", "fresh2", "fresh3", "fresh4", "fresh5_calibration", "fresh5_test",
+                 "heldout"):
         table = category_table(half)
-        print(f"\n{half} {'half' if half in ('calibration', 'test') else 'set'} "
+        print(f"\n{half} {'half' if half.endswith(('calibration', 'test')) else 'set'} "
               f"({sum(n for n, _ in table.values())} pairs)")
         if half == "heldout":  # kept apart: its totals only, never its pairs or categories
             flagged, caught = totals(table)
