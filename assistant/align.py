@@ -323,13 +323,17 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
                 return
 
 
+_COPULA_OPENS = re.compile(r"(?:也|就|便|正|乃|才|都|即)?(?:是|为|指|即)")
+
+
 def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str = "") -> None:
     """X 是 Y: in the passage's definition that shares most words with the claim's, X must stand on the
     subject side and Y on the predicate side (工业化是…的实现路径 is not …是工业化的实现路径)."""
     defs = []
     for k, c in enumerate(clause_objs):
         splits = claims.split_copulas(c.words)
-        if not splits and k and clause_objs[k - 1].sentence == c.sentence:  # "X,就是 Y"
+        if not splits and k and clause_objs[k - 1].sentence == c.sentence and _COPULA_OPENS.match(c.text.strip()):
+            # "X,就是 Y": the copula opens this clause, its subject ends the one before
             splits = claims.split_copulas(clause_objs[k - 1].words + c.words)
         defs.extend(splits)
     if not defs:
@@ -354,9 +358,16 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str 
             most_straight = max(most_straight, straight)
             if (straight + cross, straight) > best_key:
                 best, best_key = (pl, pr, straight, cross), (straight + cross, straight)
-        if best is None or best_key[0] * 2 < len(left) + len(right):
+        if best is None:
             continue
         pl, pr, straight, cross = best
+        # the passage's definition has this subject (every content word of it): then its predicate must be the
+        # passage's too, however few of the predicate's words are shared
+        mine_subject = [w for w in left if w.content]
+        same_subject = len(mine_subject) >= 1 and all(
+            claims.fold(w.text) in claims.fold("".join(x.text for x in pl)) for w in mine_subject)
+        if best_key[0] * 2 < len(left) + len(right) and not same_subject:
+            continue
         if not any(w.content for w in pl):
             continue  # "其重要标志是…": the passage's subject is a pronoun
         said_left = "".join(w.text for w in pl)
@@ -392,7 +403,7 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str 
                 f.append(f"the cited passage says {_short(said_left, 12)}, not {stray[0]}, is "
                               f"{_short(''.join(w.text for w in pr), 16)}")
                 return
-        if straight * 2 >= len(left) + len(right):
+        if straight * 2 >= len(left) + len(right) or same_subject:
             said = claims.fold("".join(w.text for w in right))
             mine = [w for w in right if w.noun and claims.fold(w.text) not in rf]
             theirs = [w for w in pr if w.noun and claims.fold(w.text) not in said

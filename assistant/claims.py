@@ -30,7 +30,7 @@ from .lexicon import synonym_groups as _synonym_groups
 # negators of Chinese (as jieba cuts them); "不断" "不少" "不同" "无数" are single words, not negations
 NEGATORS = frozenset("不 没 没有 未 无 非 否 勿 莫 别 并非 不是 不再 不能 不可 不会 不必 不用 不得 不要 不应 "
                      "无需 无须 无法 无从 未能 未曾 尚未 从未 并未 绝非 决不 绝不 毫无 难以 不宜 缺乏 缺少 "
-                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得".split())
+                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得 不为 并不为 仍未 仍不 仍没有 还未 还没有 迄未 至今未".split())
 # 不仅/不只 before a word of limiting (不仅局限于, 不只限于) deny the limit: "no longer only …"
 _NOT_ONLY = frozenset("不仅 不只 不单 不光 不止".split())
 _LIMITED = frozenset("局限于 局限在 局限 限于 限在 止于".split())
@@ -45,7 +45,7 @@ FRAMING = frozenset("认为 指出 表示 提出 提到 提及 谈到 谈及 强
                     "重申 补充 讲 谈 说法 所说 所言 所述 在他看来 在她看来 "
                     "据 根据 据介绍 according said says argues argue notes note stresses points".split())
 # closed-class words that carry no claim of their own (modal, aspect, copula, light verbs, pronouns, degree)
-FUNCTION = frozenset("的 地 得 了 着 过 之 所 者 是 为 乃 即 系 和 与 及 以及 或 或者 还是 而 而且 并 并且 但 "
+FUNCTION = frozenset("的 地 得 了 着 过 之 所 者 是 为 乃 即 系 所谓 和 与 及 以及 或 或者 还是 而 而且 并 并且 但 "
                      "但是 可是 不过 因为 所以 因此 如果 虽然 虽 即使 那么 于是 然后 在 于 对 对于 关于 把 被 "
                      "让 给 从 向 往 以 由 按 按照 通过 为了 跟 同 比 自 到 至 也 都 就 又 还 才 再 已 已经 曾 "
                      "曾经 正 正在 将 将要 只 只是 仅 仅仅 更 很 太 挺 非常 一些 有些 这样 那样 我 你 您 他 她 "
@@ -271,7 +271,8 @@ _CLASSIFIERS = ("个 种 类 项 次 回 年 月 日 号 天 周 岁 倍 成 位
                 "世纪 年代 小时 分钟 亿 万 千 百 美元 公里 米 吨 平方").split()
 _CN_NUM_RE = re.compile(rf"(第)?([{_CN}]+)(?=({'|'.join(sorted(_CLASSIFIERS, key=len, reverse=True))}))")
 _PERCENT_CN_RE = re.compile(rf"百分之([{_CN}点]+)")
-_AR_NUM_RE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|％|‰|倍|万亿|万|亿|千)?(?![A-Za-z\d])")
+# a decimal point may have a space after it: text extracted from a PDF sets it apart ("2. 4 亿人")
+_AR_NUM_RE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\. ?\d+)?)\s*(%|％|‰|倍|万亿|万|亿|千)?(?![A-Za-z\d])")
 _STRUCTURE_RE = re.compile(rf"^\s*(?:[（(][{_CN}\d]+[)）]|[{_CN}]+[、是]|\d+\s*[.．、)）](?!\d)|第[{_CN}]+[，,、]|"
                            rf"[①-⑳])")
 
@@ -332,7 +333,7 @@ def number_mentions(text: str) -> list[Number]:
     for m in _AR_NUM_RE.finditer(text):
         if any(a <= m.start() < b for a, b in taken):
             continue
-        v = float(m.group(1).replace(",", ""))
+        v = float(m.group(1).replace(",", "").replace(" ", ""))
         unit = m.group(2) or ""
         if text[max(0, m.start() - 1):m.start()] == "第":
             found.append(Number(f"第{fmt_number(v)}", "", m.start() - 1, m.end(), True))

@@ -105,6 +105,15 @@ def _argument(ws: Sequence[claims.Word], w: claims.Word) -> bool:
     return bool(before) and before[-1].pos.startswith("p")
 
 
+def _first_n(claim: str, n: claims.Number, source: str) -> bool:
+    """"前三次" (the first three) where the passage counts them off as 第一次……第三次: the same count, said as the
+    range's first and last ordinals, with the same unit."""
+    if n.ordinal or not n.unit or not claim[:n.start].endswith("前"):
+        return False
+    ordinals = {(m.value, m.unit) for m in claims.number_mentions(source) if m.ordinal}
+    return {("第1", n.unit), (f"第{n.value}", n.unit)} <= ordinals
+
+
 def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, str]:
     clause_objs = [align.Clause(t, ws, i, n) for i, p in enumerate(cited) for t, ws, n in align.passage_clauses(p.text)]
     source = "\n".join(p.text for p in cited)
@@ -119,7 +128,7 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
         if n.unit in ("位", "名", "人") and len(speakers) > 1 and n.value == str(len(speakers)):
             counted.add(n.end)  # "两位专家都…" over two experts' passages: the count is of the speakers cited
             continue
-        if n.value not in source_numbers:
+        if n.value not in source_numbers and not _first_n(claim, n, source):
             f.append(f"number not in the cited passage: {claim[n.start:n.end]}")
     align.number_swaps(claim, clause_objs, f)
     bare = re.sub(r"\W", "", source_fold)

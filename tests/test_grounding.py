@@ -111,7 +111,8 @@ def test_the_halves_do_not_regress() -> None:
     flagged, caught = totals(category_table("calibration"))
     assert flagged <= 0.05 and caught >= 0.98, ("calibration", flagged, caught)
     flagged, caught = totals(category_table("test"))
-    assert flagged <= 0.14 and caught >= 0.92, ("test", flagged, caught)
+    # session 14: 13.7% / 92.4% -> 11.5% / 91.9% (a definition's predicate no longer runs on into the next clause)
+    assert flagged <= 0.12 and caught >= 0.915, ("test", flagged, caught)
 
 
 def test_naive_bigram_checker_fails_the_same_bar() -> None:
@@ -543,3 +544,53 @@ def test_the_second_reviews_cases_stay_claims() -> None:
     assert check_sentence("周明非常担心，人才是创新的第一资源。[1]", (1,), [p], ["周明"]).verdict == UNSUPPORTED
     assert claims.polarity(claims.words("他不仅限制了创新，还提高了成本。"))["限制"] == {False}
     assert any(w.text == "张才" and w.content for w in claims.words("张才认为创新重要。"))
+
+
+# ------------------------------------------------------------------ session 14: forms found on the round-13 calibration half
+
+
+def test_a_decimal_point_set_apart_by_the_pdf_is_the_same_number() -> None:
+    p = _p("甲", "全省参加职业培训的人数超过1. 8 万人,其中青年占多数。")
+    assert _verdict("甲说，全省参加职业培训的人数超过 1.8 万人。[1]", p).verdict == SUPPORTED
+    # the controls: another decimal, and the digits read as two numbers
+    assert _verdict("甲说，全省参加职业培训的人数超过 1.9 万人。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲说，全省参加职业培训的人数超过 8 万人。[1]", p).verdict == UNSUPPORTED
+
+
+def test_the_first_n_is_the_range_the_passage_counts_off() -> None:
+    p = _p("甲", "从第一轮到第四轮改革,试点城市都集中在东部沿海。")
+    assert _verdict("甲指出，前四轮改革的试点城市都集中在东部沿海。[1]", p).verdict == SUPPORTED
+    # the controls: a count the passage does not reach, another unit, and a range that does not start at the first
+    assert _verdict("甲指出，前五轮改革的试点城市都集中在东部沿海。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲指出，前四年改革的试点城市都集中在东部沿海。[1]", p).verdict == UNSUPPORTED
+    q = _p("甲", "从第二轮到第四轮改革,试点城市都集中在东部沿海。")
+    assert _verdict("甲指出，前四轮改革的试点城市都集中在东部沿海。[1]", q).verdict == UNSUPPORTED
+
+
+def test_so_called_is_not_the_subject_of_a_definition() -> None:
+    p = _p("甲", "所以,新业态的“态”,指的是形态,改变形态的根本力量是平台组织。")
+    assert _verdict("甲认为，所谓“态”指的是形态。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为，所谓“态”指的是速度。[1]", p).verdict == UNSUPPORTED  # the control: another predicate
+
+
+def test_a_definition_of_the_passage_subject_keeps_its_predicate() -> None:
+    p = _p("甲", "所以,改变形态的最根本推动力量是平台组织,数字技术的作用在于降低交易成本。")
+    assert _verdict("甲认为，改变形态的最根本推动力量是平台组织。[1]", p).verdict == SUPPORTED
+    # the predicate replaced by words of the passage's next clause, which has no copula of its own: it is not
+    # part of the definition
+    for wrong in ("数字技术", "交易成本的降低"):
+        check = _verdict(f"甲认为，改变形态的最根本推动力量是{wrong}。[1]", p)
+        assert check.verdict == UNSUPPORTED and "平台" in check.reason, wrong
+    # "X,就是 Y" still reads the clause that opens with the copula as the predicate of the one before
+    q = _p("甲", "改变形态的最根本推动力量,就是平台组织。")
+    assert _verdict("甲认为，改变形态的最根本推动力量是平台组织。[1]", q).verdict == SUPPORTED
+    assert _verdict("甲认为，改变形态的最根本推动力量是数字技术。[1]", q).verdict == UNSUPPORTED
+
+
+def test_still_not_and_not_by_are_negations() -> None:
+    p = _p("甲", "但是这一做法目前已被新技术所取代。")
+    assert _verdict("甲认为，这一做法目前已被新技术所取代。[1]", p).verdict == SUPPORTED
+    assert _verdict("甲认为，这一做法至今仍未被新技术所取代。[1]", p).verdict == UNSUPPORTED
+    q = _p("甲", "问题在于这些规则无法让所有成员接受,所以统一市场也就无法实现。")
+    assert _verdict("甲认为，这些规则并不为所有成员所接受。[1]", q).verdict == SUPPORTED
+    assert _verdict("甲认为，这些规则为所有成员所接受。[1]", q).verdict == UNSUPPORTED  # the control: no negation
