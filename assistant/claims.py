@@ -30,7 +30,8 @@ from .lexicon import synonym_groups as _synonym_groups
 # negators of Chinese (as jieba cuts them); "不断" "不少" "不同" "无数" are single words, not negations
 NEGATORS = frozenset("不 没 没有 未 无 非 否 勿 莫 别 并非 不是 不再 不能 不可 不会 不必 不用 不得 不要 不应 "
                      "无需 无须 无法 无从 未能 未曾 尚未 从未 并未 绝非 决不 绝不 毫无 难以 不宜 缺乏 缺少 "
-                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得 不为 并不为 仍未 仍不 仍没有 还未 还没有 迄未 至今未".split())
+                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得 不为 并不为 "
+                     "仍未 仍不 仍没有 还未 还没有 迄未 至今未".split())
 # 不仅/不只 before a word of limiting (不仅局限于, 不只限于) deny the limit: "no longer only …"
 _NOT_ONLY = frozenset("不仅 不只 不单 不光 不止".split())
 _LIMITED = frozenset("局限于 局限在 局限 限于 限在 止于".split())

@@ -546,7 +546,7 @@ def test_the_second_reviews_cases_stay_claims() -> None:
     assert any(w.text == "张才" and w.content for w in claims.words("张才认为创新重要。"))
 
 
-# ------------------------------------------------------------------ session 14: forms found on the round-13 calibration half
+# ----------------------------------------------- session 14: forms found on the round-13 calibration half
 
 
 def test_a_decimal_point_set_apart_by_the_pdf_is_the_same_number() -> None:
