@@ -102,6 +102,15 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
+def _common_compound(text: str, pos: str) -> bool:
+    """jieba's "other proper noun" (nz) for two common words of the thesaurus run together (重大成果 = 重大 +
+    成果): a phrase, not a name. Names of people, places and organisations (nr, ns, nt) stay names."""
+    if pos != "nz" or len(text) < 4:
+        return False
+    groups = _synonym_groups()
+    return any(text[:i] in groups and text[i:] in groups for i in range(2, len(text) - 1))
+
+
 @dataclass(frozen=True)
 class Word:
     text: str
@@ -128,7 +137,7 @@ class Word:
         if re.search(r"[A-Za-z]", self.text):
             return True
         return self.pos.startswith(ENTITY_POS) and self.text not in _synonym_groups() \
-            and not lexicon.never_nominal(self.text)
+            and not lexicon.never_nominal(self.text) and not _common_compound(self.text, self.pos)
 
     @cached_property
     def noun(self) -> bool:

@@ -594,3 +594,11 @@ def test_still_not_and_not_by_are_negations() -> None:
     q = _p("甲", "问题在于这些规则无法让所有成员接受,所以统一市场也就无法实现。")
     assert _verdict("甲认为，这些规则并不为所有成员所接受。[1]", q).verdict == SUPPORTED
     assert _verdict("甲认为，这些规则为所有成员所接受。[1]", q).verdict == UNSUPPORTED  # the control: no negation
+
+
+def test_two_common_words_run_together_are_a_phrase_not_a_name() -> None:
+    p = _p("甲", "近年来我国前沿领域重大科技成果不断涌现,华为等企业专利数量居全球第一。")
+    assert _verdict("甲指出，我国前沿领域的重大成果不断涌现。[1]", p).verdict == SUPPORTED
+    # the controls: another thing of the kind, and a company's name, which is still matched exactly
+    assert _verdict("甲指出，我国前沿领域的重大产品不断涌现。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲指出，小米等企业专利数量居全球第一。[1]", p).verdict == UNSUPPORTED
