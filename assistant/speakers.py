@@ -16,6 +16,9 @@ from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
 _ACROSS_RE = re.compile(
     r"哪(些|几)(个|位|名)?(专家|学者|人(?!才|员|口|民|群|力|士|类|工|物|性|格|文|事|生)|发言人)|哪(个|位|名)?(专家|学者|发言人)们|还有谁|都有谁|有谁|哪些人(?!才|员|口|民|群|力|士|类|工|物|性|格|文|事|生)|各位|几位|专家们|"
     r"多位|不同专家|各(个)?专家|大家|都(谈|提|说|讲|认为)|"
+    # "谁提到了X" / "谁说过X" / "X在哪几处提到": everyone who said it (not 谁提出, which asks for one originator)
+    r"谁(?:都|还|也)?(?:提到|提过|提及|谈到|谈过|谈了|说过|说了|讲到|讲过|讲了|强调|主张|呼吁|关注|涉及)|"
+    r"哪(?:几|些)(?:处|个地方|地方)|"
     r"比较|对比|异同|区别|分别|共识|一致"
     r"|which (experts|speakers|scholars)|who else|each (expert|speaker)|the experts|all (the )?(experts|speakers)"
     r"|compare|comparison|differ|in common|agree|both",

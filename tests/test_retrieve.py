@@ -486,3 +486,19 @@ def test_the_editors_come_after_the_experts_when_more_say_it_than_there_are_plac
     assert r.mentioned == "量子通信" and len(r.passages) == 5
     assert {p.speaker for p in r.passages} <= {"赵明", "钱红", "孙亮", "李强", "周平", "吴刚"}, r.passages
 
+
+
+@pytest.mark.parametrize("question", ["谁提到了量子通信？", "谁说过量子通信", "量子通信有哪几处提到？"])
+def test_who_said_it_without_which_experts_finds_every_expert_who_says_it(tmp_path, question) -> None:
+    """谁提到了X / X有哪几处提到: everyone who said it, as 哪几位专家提到X does (a student rarely types 哪几位)."""
+    a = _symposium(tmp_path)
+    r = a.retriever.search(question)
+    assert r.across and r.mentioned == "量子通信", (r.across, r.mentioned)
+    assert {c.passage.speaker for c in a.ask(question).citations} == {"赵明", "钱红", "孙亮"}
+
+
+def test_who_proposed_it_asks_for_one_originator_not_everyone() -> None:
+    from assistant.speakers import _ACROSS_RE
+
+    assert not _ACROSS_RE.search("谁提出了量子通信")  # the control: 提出 asks who first put it forward
+    assert not _ACROSS_RE.search("这句话是谁说的") and not _ACROSS_RE.search("赵明是谁")
