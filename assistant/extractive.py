@@ -27,7 +27,7 @@ from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Passage
 # a sentence that opens with one of these leans on the sentence before it (Chinese and English connectives)
 _CONNECTIVE = re.compile(
     r"^(?:因此|因而|所以|为此|由此|对此|同时|此外|另外|另一方面|其次|再次|最后|例如|比如|譬如|如(?![果何今同])|但|但是|然而|而且|并且|"
-    r"而|则|于是|可见|总之|换言之|也就是说|这|这些|这种|这样|那么|其中|与此同时|相反|反之|当然)"
+    r"而|则|于是|可见|总之|换言之|也就是说|即(?![使便将时刻兴席])|这|这些|这种|这样|那么|其中|与此同时|相反|反之|当然)"
     r"|^(?:therefore|thus|hence|so|however|but|moreover|also|for example|for instance|this|these|then)\b",
     re.IGNORECASE)
 # the connectives that only mark how a sentence goes on from the one before (contrast, addition, example,
@@ -36,6 +36,8 @@ _CONNECTIVE = re.compile(
 _MARKER = re.compile(r"^(?:(?:因此|因而|所以|但是|然而|例如|比如|譬如|与此同时|而且|并且|总之|但(?![凡愿是]))[,，]?|"
                      r"(?:如|同时|此外|另外|当然|其次|再次|最后)[,，])")  # 但凡, 同时期, 另外一个, 最后一公里: words
 # the markers of a sentence that adds to the one before it or goes on to the next point, and says nothing of it
+# a sentence that gives an instance of the one before it (例如，进一步完善……): what a general claim comes down to
+_INSTANCE = re.compile(r"^(?:例如|比如|譬如|诸如|举例来说|具体来说|具体而言)[,，]?")
 _GOES_ON = re.compile(r"^(?:另外|此外|其次|再次|最后|同时|与此同时|而且|并且)[,，]")
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")
@@ -214,8 +216,15 @@ def compose(passages: Sequence[Passage], score: Callable[[str], float], *, kind:
     nxt = lead_i + 1
     if sum(len(p.text) for p in pieces) < SHORT_LEAD and nxt < len(lead_sents) and _usable(lead_sents[nxt][1]):
         pieces.append(Piece(lead_rank, _best_run(lead_sents[nxt][1], score, LEAD_CHARS)))
-    # one supporting sentence of the same speaker that matches nearly as well, while the answer stays short
+    # one supporting sentence: the instance the lead's passage gives right after it (要建立……机制。例如，完善……),
+    # which says what the general claim comes down to; else one of the same speaker that matches nearly as
+    # well; either only while the answer stays short
     lead_text = "".join(p.text for p in pieces)
+    after = nxt + 1 if len(pieces) > 1 and nxt < len(lead_sents) and pieces[-1].text in lead_sents[nxt][1] else nxt
+    instance = lead_sents[after][1] if after < len(lead_sents) else ""
+    if _INSTANCE.match(instance) and _usable(instance) and len(instance) <= LEAD_CHARS \
+            and len(lead_text) < SUPPORT_UNDER:
+        return [*pieces, Piece(lead_rank, instance)]
     for sc, r, i in candidates[1:6]:
         s = by_rank[r][i][1]
         if passages[r].speaker != passages[lead_rank].speaker or s in lead_text or any(p.text in s for p in pieces):

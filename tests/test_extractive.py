@@ -155,3 +155,35 @@ def test_a_list_intro_that_leans_on_an_item_does_not_repeat_it_and_a_chain_goes_
     from assistant.extractive import _unmarked
     assert _unmarked("但凡有条件的地区都要试点。") is None and _unmarked("最后一公里的问题要解决。") is None
     assert _unmarked("但是,试点要稳步推进。") == "试点要稳步推进。"
+
+
+def _one(text: str) -> Passage:
+    return Passage(Chunk("i0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
+
+
+def test_a_claim_comes_with_the_instance_the_passage_gives_right_after_it() -> None:
+    """要建立……机制。例如，完善……: the instance says what the general claim comes down to, and takes the place
+    of the supporting sentence (so the answer stays as short)."""
+    text = ("平台用工越来越普遍。在灵活就业人员增多的形势下,要建立覆盖新就业形态的社会保障制度。"
+            "例如,推动职业伤害保障试点扩面,允许按单缴纳保险费。劳动关系的认定标准也要更新。")
+    texts = [x.text for x in compose([_one(text)], _score(("灵活就业", "社会保障")), kind="fact")]
+    assert texts == ["在灵活就业人员增多的形势下,要建立覆盖新就业形态的社会保障制度。",
+                     "例如,推动职业伤害保障试点扩面,允许按单缴纳保险费。"], texts
+    # the control: a sentence after it that is no instance is added only if it matches the question itself
+    plain = text.replace("例如,推动", "另一些地方推动")
+    texts = [x.text for x in compose([_one(plain)], _score(("灵活就业", "社会保障")), kind="fact")]
+    assert not any("职业伤害" in t for t in texts), texts
+
+
+def test_a_clause_that_says_namely_comes_with_what_it_names() -> None:
+    """"……零关税、零壁垒、零补贴,即所谓"三零"世界": the run that matches the question (即所谓三零世界) opens
+    with 即 and points back at the clause that lists them, which comes with it."""
+    from assistant.extractive import _standing
+
+    listing, namely = "从而形成统一的规则———零关税、零壁垒、零补贴,", "即所谓“三零”世界。"
+    s = "开放是前提," + listing + namely
+    assert _standing([(0, s)], 0, namely) == [listing + namely]
+    # the controls: 即使/即将 are words of their own, not "namely"
+    for word in ("即使", "即将"):
+        alone = word + "没有补贴也能运转。"
+        assert _standing([(0, "开放是前提," + alone)], 0, alone) == [alone]
