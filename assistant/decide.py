@@ -40,7 +40,7 @@ class Decision:
     missing: tuple[str, ...] = ()  # the question's specific words no retrieved passage holds
     unknown_people: tuple[str, ...] = ()  # people the question names who are not speakers of the document
     later: tuple[str, ...] = ()  # years the question asks about that are after the documents' date
-    lacks: str = ""  # "number" | "date" | "place" | "organisation": asked for, and no passage matching it gives one
+    lacks: str = ""  # "number" | "date" | "place" | "organisation" | "person": asked for, and no passage gives one
 
 
 def features(s: Signals) -> list[float]:

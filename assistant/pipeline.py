@@ -257,7 +257,7 @@ class Assistant:
         return decision
 
     def _lacks(self, retrieval: Retrieval) -> str:
-        """"number", "date", "place" or "organisation" when a Chinese question asks for one (多少, 哪一年,
+        """"number", "date", "place", "organisation" or "person" when a Chinese question asks for one (多少, 哪一年,
         哪个城市, 哪家企业) and none of the retrieved
         sentences that match the question's words at least ``FIGURE_NEAR`` as well as the best one gives any:
         the document does not give it. A list's count (哪几条) is not asked for this way."""
@@ -537,7 +537,8 @@ class Assistant:
         if decision.lacks:
             what = {"number": ("a figure", "具体数字"), "date": ("a date", "具体时间"),
                     "place": ("a place", "具体地点"),
-                    "organisation": ("an organisation", "具体的机构或企业名称")}[decision.lacks]
+                    "organisation": ("an organisation", "具体的机构或企业名称"),
+                    "person": ("a person", "具体的人名")}[decision.lacks]
             return (f"{base} The passages on this give no {what[0].split(' ', 1)[1]}." if english else
                     f"{base.rstrip('。')}：相关的段落没有给出{what[1]}。")
         if decision.unknown_people:

@@ -62,6 +62,12 @@ _ASKS_NAME = (
      ("ns",)),
     ("organisation", re.compile(r"哪(?:个|一个|家)(?:公司|企业|平台|部门|部委|机构|学校|大学)|哪个单位(?:的|下面)"),
      ("nt",)),
+    # someone other than the speakers, by name: who first proposed, founded, chaired or wrote something (谁提到/谁说
+    # ask which speaker said it, which the statements answer without naming anyone)
+    ("person", re.compile(r"(?:最早|首先|最先)(?:是)?由?谁|是谁(?:最早|首先|最先)?(?:提出来|创立|创建|创办|发明|主持|牵头|"
+                          r"写的|撰写)|谁(?:主持|牵头|创立|创办|发明)|主持人|哪位(?:学者|官员|领导|经济学家)|"
+                          r"哪个(?:[\u4e00-\u9fff]{1,2})?(?:官员|学者|经济学家|领导人)"),
+     ("nr",)),
 )
 _ORG_HEAD = re.compile(r"(?:公司|集团|企业|大学|学院|研究院|研究所|研究中心|委员会|部|局|署|银行|平台)$")
 
@@ -83,7 +89,7 @@ class _NamesOne:
         from .claims import words
 
         return any((w.pos.startswith(self.tags) or (self.org and len(w.text) > 2 and _ORG_HEAD.search(w.text)))
-                   and w.text not in self.question for w in words(text))
+                   and len(w.text) > 1 and w.text not in self.question for w in words(text))  # 雁 (阵) is no one
 
 
 _BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -540,7 +546,7 @@ class Retriever:
 
     @staticmethod
     def asks_figure(question: str) -> tuple[str, Gives] | None:
-        """("number" | "date" | "place" | "organisation", a test for a text that gives one) when a Chinese
+        """("number" | "date" | "place" | "organisation" | "person", a test for a text that gives one) when a Chinese
         question asks for a figure, a date or a name itself (多少, 占比, 哪一年, 哪个城市, 哪家企业); None
         otherwise, and for a count of items (哪几条)."""
         for kind, asks, has in _ASKS_FIGURE:

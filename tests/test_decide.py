@@ -108,3 +108,31 @@ def test_other_is_not_it() -> None:
 
     assert _THING.search("那它是哪天开的") and _THING.search("what is its origin")
     assert not _THING.search("他还说了其它什么？") and not _THING.search("is it true that he said so?")
+
+
+def test_a_person_the_passages_do_not_name_is_refused_and_one_they_name_is_not(tmp_path) -> None:
+    """谁最早提出/哪位学者创立/哪个官员: someone other than the speakers, by name. The passages on the topic must
+    name a person (two characters or more) the question does not."""
+    index = made_up_index(tmp_path, "## 赵明 | 东方理工大学 | 智能制造\n\n"
+                                    "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。\n\n"
+                                    "柔性制造的概念出自经济学家张国华的著作，后来被广泛采用。\n")
+    a = Assistant(index.settings, index=index)
+    dark = a.ask("黑灯工厂这个说法最早是谁提出来的？")
+    assert dark.decision == "refuse" and "asks for a person" in dark.reason, dark.reason
+    assert "人名" in dark.text and dark.passages
+    # the control: the passage names him
+    flex = a.ask("柔性制造的概念最早是谁提出来的？")
+    assert "asks for" not in flex.reason and flex.decision != "refuse", flex.reason
+
+
+@pytest.mark.parametrize("question", ["谁提到了黑灯工厂", "黑灯工厂是谁说的", "哪位专家讲了黑灯工厂", "赵明是谁"])
+def test_who_said_it_asks_for_a_speaker_not_a_name(question) -> None:
+    """Which speaker said it: the statements answer that without naming anyone, so no name is asked for."""
+    assert Retriever.asks_figure(question) is None
+
+
+@pytest.mark.parametrize("question", ["黑灯工厂最早是谁提出来的", "这个会的主持人是谁", "是哪位学者创立的",
+                                      "是哪个美国官员提出的"])
+def test_who_first_proposed_or_chaired_asks_for_a_name(question) -> None:
+    asked = Retriever.asks_figure(question)
+    assert asked is not None and asked[0] == "person"
