@@ -64,8 +64,9 @@ _ASKS_NAME = (
      ("nt",)),
     # someone other than the speakers, by name: who first proposed, founded, chaired or wrote something (谁提到/谁说
     # ask which speaker said it, which the statements answer without naming anyone)
-    ("person", re.compile(r"(?:最早|首先|最先)(?:是)?由?谁|是谁(?:最早|首先|最先)?(?:提出来|创立|创建|创办|发明|主持|牵头|"
-                          r"写的|撰写)|谁(?:主持|牵头|创立|创办|发明)|主持人|哪位(?:学者|官员|领导|经济学家)|"
+    ("person", re.compile(r"(?:最早|首先|最先)(?:是)?由?谁|"
+                          r"是谁(?:最早|首先|最先)?(?:提出来|创立|创建|创办|发明|主持|牵头|写的|撰写)|"
+                          r"谁(?:主持|牵头|创立|创办|发明)|主持人|哪位(?:学者|官员|领导|经济学家)|"
                           r"哪个(?:[\u4e00-\u9fff]{1,2})?(?:官员|学者|经济学家|领导人)"),
      ("nr",)),
 )
