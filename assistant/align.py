@@ -323,7 +323,16 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
                 return
 
 
-_COPULA_OPENS = re.compile(r"(?:也|就|便|正|乃|才|都|即)?(?:是|为|指|即)")
+def _opens_with_copula(words: Sequence[claims.Word]) -> bool:
+    """The clause opens with a copula (是, 就是, 即, 视为), after at most two adverbs or modals (其实是, 实际上就是,
+    可以视为): its subject ends the clause before it. 为了, 即使, 是否 are words of their own."""
+    ws = [w for w in words if w.text.strip() and w.pos != "x"]
+    for w in ws[:3]:
+        if w.text in claims.COPULAS:
+            return True
+        if not (w.pos.startswith("d") or w.text in ("可以", "可", "应", "应当", "应该")):
+            return False
+    return False
 
 
 def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str = "") -> None:
@@ -332,7 +341,7 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str 
     defs = []
     for k, c in enumerate(clause_objs):
         splits = claims.split_copulas(c.words)
-        if not splits and k and clause_objs[k - 1].sentence == c.sentence and _COPULA_OPENS.match(c.text.strip()):
+        if not splits and k and clause_objs[k - 1].sentence == c.sentence and _opens_with_copula(c.words):
             # "X,就是 Y": the copula opens this clause, its subject ends the one before
             splits = claims.split_copulas(clause_objs[k - 1].words + c.words)
         defs.extend(splits)
@@ -361,11 +370,12 @@ def definition(claim: str, clause_objs: list[Clause], f: list[str], source: str 
         if best is None:
             continue
         pl, pr, straight, cross = best
-        # the passage's definition has this subject (every content word of it): then its predicate must be the
-        # passage's too, however few of the predicate's words are shared
-        mine_subject = [w for w in left if w.content]
-        same_subject = len(mine_subject) >= 1 and all(
-            claims.fold(w.text) in claims.fold("".join(x.text for x in pl)) for w in mine_subject)
+        # the passage's definition has this subject (each content word of it is one of the passage subject's words,
+        # or a part of one): then its predicate must be the passage's too, however few of its words are shared
+        mine_subject = [claims.fold(w.text) for w in left if w.content]
+        theirs_subject = [claims.fold(x.text) for x in pl if x.content]
+        same_subject = bool(mine_subject) and all(
+            any(w == x or (len(w) >= 2 and w in x) for x in theirs_subject) for w in mine_subject)
         if best_key[0] * 2 < len(left) + len(right) and not same_subject:
             continue
         if not any(w.content for w in pl):

@@ -30,8 +30,7 @@ from .lexicon import synonym_groups as _synonym_groups
 # negators of Chinese (as jieba cuts them); "不断" "不少" "不同" "无数" are single words, not negations
 NEGATORS = frozenset("不 没 没有 未 无 非 否 勿 莫 别 并非 不是 不再 不能 不可 不会 不必 不用 不得 不要 不应 "
                      "无需 无须 无法 无从 未能 未曾 尚未 从未 并未 绝非 决不 绝不 毫无 难以 不宜 缺乏 缺少 "
-                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得 不为 并不为 "
-                     "仍未 仍不 仍没有 还未 还没有 迄未 至今未".split())
+                     "欠缺 缺失 并不 并没有 并没 从不 从没 未必 不一定 并不一定 不见得 不为 仍未 迄未".split())
 # 不仅/不只 before a word of limiting (不仅局限于, 不只限于) deny the limit: "no longer only …"
 _NOT_ONLY = frozenset("不仅 不只 不单 不光 不止".split())
 _LIMITED = frozenset("局限于 局限在 局限 限于 限在 止于".split())
@@ -277,12 +276,14 @@ _POWER = {"十": 10, "百": 100, "千": 1000}
 _CN = "零〇一二两三四五六七八九十百千万亿"
 # measure words and units a Chinese numeral counts with (a general classifier list)
 _CLASSIFIERS = ("个 种 类 项 次 回 年 月 日 号 天 周 岁 倍 成 位 名 人 家 条 件 批 轮 代 届 期 大 点 元 块 座 "
-                "所 台 部 层 级 段 步 方面 方 支 只 头 张 本 篇 章 节 份 套 组 对 双 门 股 笔 场 任 版 阶段 "
+                "所 台 辆 架 艘 部 层 级 段 步 方面 方 支 只 头 张 本 篇 章 节 份 套 组 对 双 门 股 笔 场 任 版 阶段 "
                 "世纪 年代 小时 分钟 亿 万 千 百 美元 公里 米 吨 平方").split()
 _CN_NUM_RE = re.compile(rf"(第)?([{_CN}]+)(?=({'|'.join(sorted(_CLASSIFIERS, key=len, reverse=True))}))")
 _PERCENT_CN_RE = re.compile(rf"百分之([{_CN}点]+)")
 # a decimal point may have a space after it: text extracted from a PDF sets it apart ("2. 4 亿人")
-_AR_NUM_RE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\. ?\d+)?)\s*(%|％|‰|倍|万亿|万|亿|千)?(?![A-Za-z\d])")
+# (but not before a year: "增长了3. 2024年以来" is a sentence's end and the next one's date)
+_AR_NUM_RE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\.\d+|\. (?!(?:19|20)\d\d\s*年)\d+)?)\s*"
+                        r"(%|％|‰|倍|万亿|万|亿|千)?(?![A-Za-z\d])")
 _STRUCTURE_RE = re.compile(rf"^\s*(?:[（(][{_CN}\d]+[)）]|[{_CN}]+[、是]|\d+\s*[.．、)）](?!\d)|第[{_CN}]+[，,、]|"
                            rf"[①-⑳])")
 

@@ -574,17 +574,18 @@ def test_so_called_is_not_the_subject_of_a_definition() -> None:
 
 
 def test_a_definition_of_the_passage_subject_keeps_its_predicate() -> None:
-    p = _p("甲", "所以,改变形态的最根本推动力量是平台组织,数字技术的作用在于降低交易成本。")
-    assert _verdict("甲认为，改变形态的最根本推动力量是平台组织。[1]", p).verdict == SUPPORTED
+    p = _p("甲", "所以,改变形态的根本动力是平台组织,数字技术的作用在于降低交易成本。")
+    assert _verdict("甲认为，改变形态的根本动力是平台组织。[1]", p).verdict == SUPPORTED
     # the predicate replaced by words of the passage's next clause, which has no copula of its own: it is not
     # part of the definition
     for wrong in ("数字技术", "交易成本的降低"):
-        check = _verdict(f"甲认为，改变形态的最根本推动力量是{wrong}。[1]", p)
+        check = _verdict(f"甲认为，改变形态的根本动力是{wrong}。[1]", p)
         assert check.verdict == UNSUPPORTED and "平台" in check.reason, wrong
     # "X,就是 Y" still reads the clause that opens with the copula as the predicate of the one before
-    q = _p("甲", "改变形态的最根本推动力量,就是平台组织。")
-    assert _verdict("甲认为，改变形态的最根本推动力量是平台组织。[1]", q).verdict == SUPPORTED
-    assert _verdict("甲认为，改变形态的最根本推动力量是数字技术。[1]", q).verdict == UNSUPPORTED
+    for joined in ("就是", "其实是", "实际上就是"):
+        q = _p("甲", f"改变形态的根本动力,{joined}平台组织,数字技术也有作用。")
+        assert _verdict("甲认为，改变形态的根本动力是平台组织。[1]", q).verdict == SUPPORTED, joined
+        assert _verdict("甲认为，改变形态的根本动力是数字技术。[1]", q).verdict == UNSUPPORTED, joined
 
 
 def test_still_not_and_not_by_are_negations() -> None:
