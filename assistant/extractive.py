@@ -27,7 +27,7 @@ from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER, Passage
 # a sentence that opens with one of these leans on the sentence before it (Chinese and English connectives)
 _CONNECTIVE = re.compile(
     r"^(?:因此|因而|所以|为此|由此|对此|同时|此外|另外|另一方面|其次|再次|最后|例如|比如|譬如|如(?![果何今同])|但|但是|然而|而且|并且|"
-    r"而|则|于是|可见|总之|换言之|也就是说|即(?![使便将时刻兴席])|这|这些|这种|这样|那么|其中|与此同时|相反|反之|当然)"
+    r"而|则|于是|可见|总之|换言之|也就是说|即(?![使便将时刻兴席日期插位墨食])|这|这些|这种|这样|那么|其中|与此同时|相反|反之|当然)"
     r"|^(?:therefore|thus|hence|so|however|but|moreover|also|for example|for instance|this|these|then)\b",
     re.IGNORECASE)
 # the connectives that only mark how a sentence goes on from the one before (contrast, addition, example,
@@ -37,7 +37,7 @@ _MARKER = re.compile(r"^(?:(?:因此|因而|所以|但是|然而|例如|比如|�
                      r"(?:如|同时|此外|另外|当然|其次|再次|最后)[,，])")  # 但凡, 同时期, 另外一个, 最后一公里: words
 # the markers of a sentence that adds to the one before it or goes on to the next point, and says nothing of it
 # a sentence that gives an instance of the one before it (例如，进一步完善……): what a general claim comes down to
-_INSTANCE = re.compile(r"^(?:例如|比如|譬如|诸如|举例来说|具体来说|具体而言)[,，]?")
+_INSTANCE = re.compile(r"^(?:例如|比如|譬如|诸如(?!此类)|举例来说|具体来说|具体而言)[,，]?")
 _GOES_ON = re.compile(r"^(?:另外|此外|其次|再次|最后|同时|与此同时|而且|并且)[,，]")
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+是|首先|其次|再次|最后|第[一二三四五六七八九十]+[,，、]|"
                       r"[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|\(\d+\)|\d+[、.])")

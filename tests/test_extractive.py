@@ -176,14 +176,14 @@ def test_a_claim_comes_with_the_instance_the_passage_gives_right_after_it() -> N
 
 
 def test_a_clause_that_says_namely_comes_with_what_it_names() -> None:
-    """"……零关税、零壁垒、零补贴,即所谓"三零"世界": the run that matches the question (即所谓三零世界) opens
-    with 即 and points back at the clause that lists them, which comes with it."""
+    """"……统一接口、统一计费、统一认证,即所谓"三统一"模式": the run that matches the question (即所谓三统一)
+    opens with 即 and points back at the clause that lists them, which comes with it."""
     from assistant.extractive import _standing
 
-    listing, namely = "从而形成统一的规则———零关税、零壁垒、零补贴,", "即所谓“三零”世界。"
+    listing, namely = "从而形成平台的规则———统一接口、统一计费、统一认证,", "即所谓“三统一”模式。"
     s = "开放是前提," + listing + namely
     assert _standing([(0, s)], 0, namely) == [listing + namely]
     # the controls: 即使/即将 are words of their own, not "namely"
-    for word in ("即使", "即将"):
+    for word in ("即使", "即将", "即日起"):
         alone = word + "没有补贴也能运转。"
         assert _standing([(0, "开放是前提," + alone)], 0, alone) == [alone]

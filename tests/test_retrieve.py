@@ -502,3 +502,7 @@ def test_who_proposed_it_asks_for_one_originator_not_everyone() -> None:
 
     assert not _ACROSS_RE.search("谁提出了量子通信")  # the control: 提出 asks who first put it forward
     assert not _ACROSS_RE.search("这句话是谁说的") and not _ACROSS_RE.search("赵明是谁")
+    # 哪些地方 asks which regions or which aspects, unless a verb of mentioning follows; 谁说了算 is who decides
+    assert not _ACROSS_RE.search("哪些地方在建设黑灯工厂") and not _ACROSS_RE.search("赵明认为哪些地方需要改进")
+    assert _ACROSS_RE.search("哪些地方提到了黑灯工厂")
+    assert not _ACROSS_RE.search("市场和政府谁说了算")
