@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -54,23 +55,51 @@ _ASKS_FIGURE = (
     ("number", re.compile(r"多少|比例|比重|百分之|占比|几倍|增速|增长了?多", re.IGNORECASE), _WANTS[0][2]),
     ("date", _WANTS[1][1], _WANTS[1][2]),
 )
-# a question that asks for a place or an organisation by name (哪个城市, 哪家企业); a text gives one if it names
-# one the question does not: a word jieba tags as a place (ns) or an organisation (nt), or a word that ends in
-# an organisation's head noun
+# a question that asks for a place, an organisation or a person by name (哪个城市, 哪家企业, 最早是谁提出的); a text
+# gives one if it names one the question does not: a word jieba tags as a place (ns), an organisation (nt) or a
+# person (nr), or a word that ends in an organisation's head noun
 _ASKS_NAME = (
     ("place", re.compile(r"哪(?:个|一个|座)?(?:省|城市|国家|地区)|哪个市|在哪(?:里|儿)?(?:开|举办|召开|举行)"),
      ("ns",)),
     ("organisation", re.compile(r"哪(?:个|一个|家)(?:公司|企业|平台|部门|部委|机构|学校|大学)|哪个单位(?:的|下面)"),
      ("nt",)),
-    # someone other than the speakers, by name: who first proposed, founded, chaired or wrote something (谁提到/谁说
-    # ask which speaker said it, which the statements answer without naming anyone)
-    ("person", re.compile(r"(?:最早|首先|最先)(?:是)?由?谁|"
-                          r"是谁(?:最早|首先|最先)?(?:提出来|创立|创建|创办|发明|主持|牵头|写的|撰写)|"
-                          r"谁(?:主持|牵头|创立|创办|发明)|主持人|哪位(?:学者|官员|领导|经济学家)|"
-                          r"哪个(?:[\u4e00-\u9fff]{1,2})?(?:官员|学者|经济学家|领导人)"),
+    # someone other than the speakers, by name: who first proposed, founded or chaired something, or an official
+    # (谁提到/谁说/哪位学者认为 ask which speaker said it, which the statements answer without naming anyone; so does
+    # 哪位学者提出的, since a speaker may have put it forward)
+    ("person", re.compile(r"(?:最早|最先)(?:是|由)?谁|是谁(?:最早|首先|最先)(?:提出|创立|创建|创办|发明)|"
+                          r"是谁(?:提出来|创立|创建|创办|发明|主持|牵头)|谁(?:主持|牵头|创立|创办|发明)|主持人|"
+                          r"哪(?:位|个)(?:学者|经济学家)(?:最早|首先)?(?:创立|创建|创办|发明)|"
+                          r"哪(?:位|个)(?:[\u4e00-\u9fff]{1,2})?(?:官员|领导人?)"),
      ("nr",)),
 )
 _ORG_HEAD = re.compile(r"(?:公司|集团|企业|大学|学院|研究院|研究所|研究中心|委员会|部|局|署|银行|平台)$")
+
+
+# 多少个/多少万辆/多少美元/多少EFLOPS: the unit or measure word a figure is asked in (a scale such as 万 or 亿 before it
+# is left out: 1.2万亿元 and 12000亿元 are both 元)
+_ASKED_UNIT = re.compile(r"多少\s*(?:万亿|万|亿|千|百)?\s*([A-Za-z]{2,}|[\u4e00-\u9fff]{1,2})")
+
+
+def _asked_unit(question: str) -> str:
+    """The unit a Chinese question asks a figure in (多少个 -> 个, 多少万辆 -> 辆, 多少EFLOPS -> eflops), "" if none:
+    a general measure word or unit (claims' list), or Latin letters."""
+    from .claims import _CLASSIFIERS
+
+    m = _ASKED_UNIT.search(question)
+    if m is None:
+        return ""
+    u = m.group(1)
+    if u.isascii():
+        return u.lower()
+    return next((c for c in sorted(_CLASSIFIERS, key=len, reverse=True) if u.startswith(c)), "")
+
+
+@lru_cache(maxsize=64)
+def _counted_in(unit: str) -> re.Pattern[str]:
+    """A text that gives a figure in ``unit``: a number (digits or Chinese numerals, a scale, 多/余 after it), then
+    the unit."""
+    return re.compile(rf"(?:\d|[一二两三四五六七八九十百千])[\d.,\s零一二两三四五六七八九十百千万亿多余]*"
+                      rf"{re.escape(unit)}", re.IGNORECASE)
 
 
 class Gives(Protocol):
@@ -80,8 +109,8 @@ class Gives(Protocol):
 
 
 class _NamesOne:
-    """A test for a text that names a place or an organisation the question does not (``.search`` like a
-    pattern's)."""
+    """A test for a text that names a place, an organisation or a person the question does not (``.search`` like
+    a pattern's)."""
 
     def __init__(self, tags: tuple[str, ...], question: str, org: bool) -> None:
         self.tags, self.question, self.org = tags, question, org
@@ -90,7 +119,8 @@ class _NamesOne:
         from .claims import words
 
         return any((w.pos.startswith(self.tags) or (self.org and len(w.text) > 2 and _ORG_HEAD.search(w.text)))
-                   and len(w.text) > 1 and w.text not in self.question for w in words(text))  # 雁 (阵) is no one
+                   and len(w.text) > 1 and w.text not in self.question for w in words(text))  # one character
+        # tagged a name is jieba's guess at an unknown word, not a name
 
 
 _BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -552,7 +582,8 @@ class Retriever:
         otherwise, and for a count of items (哪几条)."""
         for kind, asks, has in _ASKS_FIGURE:
             if asks.search(question):
-                return kind, has
+                unit = _asked_unit(question) if kind == "number" else ""
+                return kind, (_counted_in(unit) if unit else has)
         for kind, asks, tags in _ASKS_NAME:
             if asks.search(question):
                 return kind, _NamesOne(tags, question, kind == "organisation")

@@ -125,14 +125,33 @@ def test_a_person_the_passages_do_not_name_is_refused_and_one_they_name_is_not(t
     assert "asks for" not in flex.reason and flex.decision != "refuse", flex.reason
 
 
-@pytest.mark.parametrize("question", ["谁提到了黑灯工厂", "黑灯工厂是谁说的", "哪位专家讲了黑灯工厂", "赵明是谁"])
+@pytest.mark.parametrize("question", ["谁提到了黑灯工厂", "黑灯工厂是谁说的", "哪位专家讲了黑灯工厂", "赵明是谁",
+                                      "哪位学者认为数据是新型生产要素", "哪个学者谈到了绿色低碳", "首先谁发言",
+                                      "这篇文章是谁写的", "黑灯工厂是哪位学者提出的"])
 def test_who_said_it_asks_for_a_speaker_not_a_name(question) -> None:
     """Which speaker said it: the statements answer that without naming anyone, so no name is asked for."""
     assert Retriever.asks_figure(question) is None
 
 
 @pytest.mark.parametrize("question", ["黑灯工厂最早是谁提出来的", "这个会的主持人是谁", "是哪位学者创立的",
-                                      "是哪个美国官员提出的"])
+                                      "是哪个美国官员提出的", "是谁最早提出黑灯工厂的"])
 def test_who_first_proposed_or_chaired_asks_for_a_name(question) -> None:
     asked = Retriever.asks_figure(question)
     assert asked is not None and asked[0] == "person"
+
+
+def test_a_figure_asked_in_a_unit_must_be_given_in_that_unit(tmp_path) -> None:
+    """多少个/多少人/多少美元: the passages on the topic must give a number in the unit asked for; any number
+    (a count of factories, for a question about jobs) does not answer it."""
+    index = made_up_index(tmp_path, "## 赵明 | 东方理工大学 | 智能制造\n\n"
+                                    "全国已建成智能工厂 300 多个,累计投资超过 2000 亿元。\n\n"
+                                    "数据中心正向西部转移，以利用那里便宜的电力。\n")
+    a = Assistant(index.settings, index=index)
+    for question in ("赵明说智能工厂一共雇了多少人？", "赵明说智能工厂累计投资了多少美元？"):
+        got = a.ask(question)
+        assert got.decision == "refuse" and "asks for a number" in got.reason, (question, got.reason)
+    # the controls: the unit the passage gives, with a scale before it, and a figure asked in no unit
+    for question in ("赵明说全国建成了多少个智能工厂？", "赵明说智能工厂累计投资了多少万亿元？",
+                     "赵明说智能工厂累计投资了多少？"):
+        got = a.ask(question)
+        assert "asks for" not in got.reason and got.decision != "refuse", (question, got.reason)
