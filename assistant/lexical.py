@@ -193,6 +193,11 @@ def char_bigrams(text: str) -> list[str]:
     return out
 
 
+# characters that open no Chinese surname: particles, pronouns and the like, which the name tagger sometimes joins
+# to the unknown word after them
+_NEVER_SURNAME = frozenset("了的着过地得之其这那们吗呢吧啊是把被")
+
+
 class Tokenizer:
     """jieba (its general dictionary, plus the speakers' names) in search mode; punctuation and stop words
     dropped. No list of any one document's terms: character pairs (``char_bigrams``) cover words jieba
@@ -228,10 +233,12 @@ class Tokenizer:
     def people(self, text: str) -> list[str]:
         """Words tagged as a person's name, two or three characters long, or four with a compound surname
         (欧阳明远): longer runs are what the tagger guesses for a stretch of ordinary words (英文翻译, 談會在哪;
-        jieba's dictionary itself tags 英文翻译 and 一劳永逸 nr, so it cannot vouch for them)."""
+        jieba's dictionary itself tags 英文翻译 and 一劳永逸 nr, so it cannot vouch for them). A run that opens with
+        a particle or a pronoun (提到了X理论: 了X) is the tagger joining it to an unknown word, not a name."""
         from .speakers import COMPOUND_SURNAMES
 
-        return [w for w in self.tagged(text, "nr") if len(w) <= 3 or (len(w) == 4 and w[:2] in COMPOUND_SURNAMES)]
+        return [w for w in self.tagged(text, "nr") if (len(w) <= 3 or (len(w) == 4 and w[:2] in COMPOUND_SURNAMES))
+                and w[0] not in _NEVER_SURNAME]
 
     def places(self, text: str) -> list[str]:
         return self.tagged(text, "ns")
