@@ -319,15 +319,43 @@ def _list_items(passages: Sequence[Passage], by_rank: dict[int, list[tuple[int, 
                 seen.add(key)
                 items.append((p.chunk.start, i, r, s))
     items.sort()
+    items = _enumeration_of(items, lead_rank, lead_i)
     if len(items) < 2:
         return []
     lead = by_rank[lead_rank][lead_i][1]
-    bare = _unmarked(lead)
-    intro = [Piece(lead_rank, t) for t in _standing(sents, lead_i, lead) or ([bare] if bare else [])] \
-        if not _ORDINAL.match(lead) and len(lead) <= LEAD_CHARS else []
+    # the sentence that answers, before the items, if it is not one of them: a long one (an item's elaboration,
+    # 聚焦基于生物技术的基因诊疗、……) by its run of clauses that matches best, or it says only the items' heads
+    run = lead if len(lead) <= LEAD_CHARS else _best_run(lead, score, LEAD_CHARS)
+    bare = _unmarked(run)
+    intro = [Piece(lead_rank, t) for t in _standing(sents, lead_i, run) or ([bare] if bare else [])] \
+        if not _ORDINAL.match(lead) else []
     if any(_ORDINAL.match(p.text) for p in intro):
         intro = [Piece(lead_rank, bare)] if bare else []  # what it leans on is an item, listed below anyway
     return intro + [Piece(r, _first_clauses(s)) for _, _, r, s in items[:MAX_ITEMS]]
+
+
+_FIRST_ITEM = re.compile(r"^(?:一是|首先|第一[,，、]|一[、.]|（一）|\(1\)|1[、.])")
+
+
+def _enumeration_of(items: list[tuple[int, int, int, str]], lead_rank: int,
+                    lead_i: int) -> list[tuple[int, int, int, str]]:
+    """Of the enumerations among ``items`` (in text order, each starting at a first item: 一是, 首先, 第一), the one
+    the lead sentence belongs to: the one with an item right after it in its passage (the lead announces it or is
+    its first item), else the one with an item nearest to it there, else the first."""
+    runs: list[list[tuple[int, int, int, str]]] = []
+    for item in items:
+        if not runs or _FIRST_ITEM.match(item[3]):
+            runs.append([])
+        runs[-1].append(item)
+    if len(runs) < 2:
+        return items
+
+    def distance(run: list[tuple[int, int, int, str]]) -> tuple[int, int]:
+        here = [i - lead_i for _, i, r, _ in run if r == lead_rank]
+        after = [d for d in here if d >= 0]
+        return (0, min(after)) if after else (1, min((abs(d) for d in here), default=10**6))
+
+    return min(runs, key=distance)
 
 
 def _first_clauses(s: str) -> str:

@@ -187,3 +187,30 @@ def test_a_clause_that_says_namely_comes_with_what_it_names() -> None:
     for word in ("即使", "即将", "即日起"):
         alone = word + "没有补贴也能运转。"
         assert _standing([(0, "开放是前提," + alone)], 0, alone) == [alone]
+
+
+def test_a_list_answer_takes_the_enumeration_the_lead_belongs_to() -> None:
+    """A statement with two enumerations (一是… 二是…, then 一是… again): the items of the one the answering
+    sentence announces, not both run together."""
+    text = ("平台治理要注意规则。一是规则透明。二是算法公开。"
+            "平台经济的发展引起了就业革命。一是岗位变革。二是技能变革。三是保障变革。")
+    p = Passage(Chunk("e0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
+    texts = [x.text for x in compose([p], _score(("就业革命", "变革")), kind="list")]
+    assert [t[:4] for t in texts if t.startswith(("一是", "二是", "三是"))] == ["一是岗位", "二是技能", "三是保障"], texts
+    # the control: asked about the rules, the first enumeration
+    texts = [x.text for x in compose([p], _score(("规则", "注意")), kind="list")]
+    assert [t[:4] for t in texts if t.startswith(("一是", "二是", "三是"))] == ["一是规则", "二是算法"], texts
+
+
+def test_a_long_answering_sentence_in_a_list_comes_by_its_best_clauses() -> None:
+    """The sentence that answers (an item's elaboration) is too long to quote whole: its best run of clauses
+    comes before the items' heads, instead of nothing but the heads."""
+    long = ("聚焦基于信息技术的边缘计算、工业互联网、智能终端等,基于材料技术的石墨烯、超导材料、稀土功能材料等,"
+            "基于生物技术的合成生物、细胞治疗、智慧育种等,以及深地、深海、深空等前沿领域,研究如何开辟新赛道,"
+            "为构建未来产业发展新格局提供支撑,为培育新质生产力打下基础,也为长远的竞争优势积蓄力量。")
+    assert len(long) > 130
+    text = "一是提升传统产业。二是培育新兴产业。三是布局未来产业。" + long + "四是发展数字经济。"
+    p = Passage(Chunk("e1", text, "钱小红", "某某研究院", "产业布局", 1, 0, 0, len(text)), 1.0)
+    texts = [x.text for x in compose([p], _score(("生物技术", "合成生物")), kind="list")]
+    assert "基于生物技术的合成生物" in texts[0] and len(texts[0]) <= 130, texts
+    assert [t[:2] for t in texts[1:]] == ["一是", "二是", "三是", "四是"], texts
