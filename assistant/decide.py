@@ -92,7 +92,9 @@ def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unkn
     gap = f"; not in the document: {'、'.join(miss)}" if miss else ""
     if p >= settings.answer_above:
         return Decision(ANSWER, p, f"the passages match the question (confidence {p:.2f})", miss)
-    if p >= settings.refuse_below:
+    # a refusal says the document has nothing on it: only when most of the question's words are not there either
+    # (新质生产力最早是谁提出的？哪一年？ has a low confidence, and its subject in many passages)
+    if p >= settings.refuse_below or retrieval.signals.coverage >= settings.refuse_coverage_below:
         return Decision(HEDGE, p, f"the closest passages match the question only in part (confidence {p:.2f}){gap}",
                         miss)
     return Decision(REFUSE, p, f"no passage matches the question (confidence {p:.2f}){gap}", miss)

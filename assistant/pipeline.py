@@ -543,8 +543,10 @@ class Assistant:
                     f"{base.rstrip('。')}：相关的段落没有给出{what[1]}。")
         if decision.unknown_people:
             people = "、".join(decision.unknown_people)
-            return (f"{base} {people} did not speak at the symposium; the speakers were {experts}." if english else
-                    f"{base.rstrip('。')}：{people}不是这次座谈会的发言人。发言的专家是{experts}。")
+            # (a person the question names is "unknown" only if no passage mentions them either)
+            return (f"{base} {people} did not speak at the symposium, and the document does not mention them; the "
+                    f"speakers were {experts}." if english else
+                    f"{base.rstrip('。')}：{people}不是这次座谈会的发言人，文中也没有提到。发言的专家是{experts}。")
         if decision.missing:
             words = "、".join(decision.missing[:3])
             return (f"{base} It does not mention {words}." if english else

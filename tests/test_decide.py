@@ -155,3 +155,20 @@ def test_a_figure_asked_in_a_unit_must_be_given_in_that_unit(tmp_path) -> None:
                      "赵明说智能工厂累计投资了多少？"):
         got = a.ask(question)
         assert "asks for" not in got.reason and got.decision != "refuse", (question, got.reason)
+
+
+def test_a_low_confidence_refuses_only_when_most_of_the_question_is_not_there() -> None:
+    """A refusal says the document has nothing on it. With half of the question's words (by specificity) in the
+    passages, a low confidence is hedged, with the passages; with few of them there, it is refused."""
+    from assistant.decide import HEDGE, REFUSE, route
+    from assistant.settings import Settings
+    from assistant.types import Chunk, Passage, Retrieval, Signals
+
+    settings = Settings()
+    p = Passage(Chunk("x", "某段文字。", "赵明", "", "", 1, 0, 0, 5), 1.0)
+    low = settings.refuse_below / 2
+    most = Retrieval("问题", (p,), low, signals=Signals(coverage=0.73))
+    few = Retrieval("问题", (p,), low, signals=Signals(coverage=0.2))
+    assert route(most, settings).outcome == HEDGE
+    assert route(few, settings).outcome == REFUSE  # the control
+    assert route(most, settings.with_overrides(refuse_coverage_below=0.9)).outcome == REFUSE  # it is the setting

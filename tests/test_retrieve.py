@@ -334,6 +334,7 @@ def test_a_run_of_ordinary_words_is_not_taken_for_a_person(seed_index) -> None:
     for outsider in ("张三", "林毅夫", "欧阳明远"):  # still refused as people who did not speak
         answer = a.ask(f"{outsider}怎么看新质生产力？")
         assert answer.decision == "refuse" and "not one of the speakers" in answer.reason
+        assert "文中也没有提到" in answer.text  # also when the question asks whether the text mentions them
 
 
 def test_a_cantonese_pronoun_carries_the_expert_of_the_last_turn(seed_index) -> None:
