@@ -196,7 +196,8 @@ def test_a_list_answer_takes_the_enumeration_the_lead_belongs_to() -> None:
             "平台经济的发展引起了就业革命。一是岗位变革。二是技能变革。三是保障变革。")
     p = Passage(Chunk("e0", text, "钱小红", "某某研究院", "平台劳动", 1, 0, 0, len(text)), 1.0)
     texts = [x.text for x in compose([p], _score(("就业革命", "变革")), kind="list")]
-    assert [t[:4] for t in texts if t.startswith(("一是", "二是", "三是"))] == ["一是岗位", "二是技能", "三是保障"], texts
+    items = [t[:4] for t in texts if t.startswith(("一是", "二是", "三是"))]
+    assert items == ["一是岗位", "二是技能", "三是保障"], texts
     # the control: asked about the rules, the first enumeration
     texts = [x.text for x in compose([p], _score(("规则", "注意")), kind="list")]
     assert [t[:4] for t in texts if t.startswith(("一是", "二是", "三是"))] == ["一是规则", "二是算法"], texts
