@@ -288,17 +288,21 @@ def test_an_embedded_index_that_stops_answering_is_named_within_the_deadline(has
     stall = threading.Event()
     real_query = Collection.query
 
+    stalled_at: list[float] = []
+
     def stalled_query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        stalled_at.append(time.monotonic())
         stall.wait(30)
         return real_query(self, *args, **kwargs)
 
     monkeypatch.setattr(Collection, "query", stalled_query)
-    t0 = time.monotonic()
     try:
         with pytest.raises(ChromaUnavailable, match=rf"the index in {re.escape(str(settings.index_dir))} did not "
                                                     r"answer in 1 s.*chroma_timeout"):
             Assistant(settings).ask(QUESTION)
-        assert time.monotonic() - t0 < 1.0 + 1
+        # the deadline runs from the call that stalls (opening the index and reading the question before it take
+        # their own time on a loaded machine)
+        assert stalled_at and time.monotonic() - stalled_at[0] < 1.0 + 1
     finally:
         stall.set()
 
