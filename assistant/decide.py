@@ -17,7 +17,9 @@ refuses at most ``max_false_refusals`` (default 1%) of the calibration set's ans
 and ``answer_above`` the lowest cut above which at most ``max_hedged_unanswerable`` (default 5%) of
 what is answered plainly is unanswerable. (With none allowed, two thirds of answerable questions were
 hedged: a hedge on every answer tells a student nothing.) Between the two the answer is hedged: the closest passages,
-said to be possibly indirect.
+said to be possibly indirect. Below ``refuse_below`` it is refused only when less than ``refuse_coverage_below``
+(a half) of the question's words, by specificity, are in the passages: a refusal says the document has nothing on
+it, which is not so when its subject is there.
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ class Assistant:
 
     def _lacks(self, retrieval: Retrieval) -> str:
         """"number", "date", "place", "organisation" or "person" when a Chinese question asks for one (多少, 哪一年,
-        哪个城市, 哪家企业) and none of the retrieved
+        哪个城市, 哪家企业, 最早是谁提出的; 多少个 asks for a number counted in 个) and none of the retrieved
         sentences that match the question's words at least ``FIGURE_NEAR`` as well as the best one gives any:
         the document does not give it. A list's count (哪几条) is not asked for this way."""
         asked = None if retrieval.signals.english else self.retriever.asks_figure(retrieval.question)
