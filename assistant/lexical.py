@@ -91,13 +91,18 @@ def english_to_chinese(question: str, vocabulary: Container[str]) -> list[str]:
 
 
 _LATIN_WORD = re.compile(r"[A-Za-zÜü]+")
+# Chinese typed one syllable per word: this many syllables (beside the names) tell it from English, whose
+# sentences of short words that all spell a syllable are rarer than that ("ran long", "a man can")
+SYLLABLE_RUN = 5
 
 
 def romanised_chinese(text: str) -> bool:
     """Chinese typed in pinyin without an input method ("lv wei dui keyan jingfei zenme kan"): three Latin words
-    or more, four in five of them wholly pinyin syllables (GDP, 5G may stay Latin) and one of two syllables or
-    more. An English function word counts as English (on, of, what), one pinyin also spells as a single syllable
-    (he, you, a) as neither, so an English question with pinyin names (Ren Baoping on AI) does not pass."""
+    or more, four in five of them wholly pinyin syllables (GDP, 5G may stay Latin), and one of two syllables or
+    more, or else a run of ``SYLLABLE_RUN`` one-syllable words or more (typed a syllable at a time, "wang yun
+    shuo yao gou jian shen me"). An English function word counts as English (on, of, what), one pinyin also
+    spells as a single syllable (he, you, a) as neither, so an English question with pinyin names (Ren Baoping
+    on AI) does not pass; nor does English made of short words ("she ran a long way": way is no syllable)."""
     from .lexicon import pinyin_syllables
 
     words = _LATIN_WORD.findall(text)
@@ -107,19 +112,28 @@ def romanised_chinese(text: str) -> bool:
     judged = [w for w in words if not (w.lower() in stop and w.lower() in syl)]
     split = [None if w.lower() in stop else syllables(w) for w in judged]
     return len(words) >= 3 and bool(judged) and sum(s is not None for s in split) >= 0.8 * len(judged) \
-        and any(s is not None and len(s) >= 2 for s in split)
+        and (any(s is not None and len(s) >= 2 for s in split)
+             or sum(s is not None for s in split) >= SYLLABLE_RUN)
 
 
-def pinyin_index(vocabulary: Iterable[str], general: int = 60000) -> dict[tuple[str, ...], str]:
+class Sounds(dict[tuple[str, ...], str]):
+    """Toneless pinyin syllables -> a Chinese word (``pinyin_index``); ``own`` holds the words that came from
+    the index's vocabulary, which win a tie between two readings of the same syllables."""
+
+    own: frozenset[str] = frozenset()
+
+
+def pinyin_index(vocabulary: Iterable[str], general: int = 60000) -> Sounds:
     """Toneless pinyin syllables -> a word of two to four Chinese characters that sounds so: the index's own
     words first, then the ``general`` most frequent words of jieba's dictionary (so that a word the document
     lacks is written in Chinese too, and counts as missing)."""
     from pypinyin import lazy_pinyin
 
-    sounds: dict[tuple[str, ...], str] = {}
+    sounds = Sounds()
     for word in sorted(vocabulary, key=lambda w: (len(w), w)):
         if 2 <= len(word) <= 4 and all("\u3400" <= c <= "\u9fff" for c in word):
             sounds.setdefault(tuple(lazy_pinyin(word)), word)
+    sounds.own = frozenset(sounds.values())
     if general:
         from .lexicon import jieba_dictionary
 
@@ -138,18 +152,25 @@ def pinyin_to_chinese(text: str, sounds: dict[tuple[str, ...], str]) -> str:
     mostly the question's form); a Latin word that is no pinyin (GDP) is kept.
     "lv wei dui keyan jingfei" -> "吕薇 科研 经费"."""
     def runs(syl: list[str]) -> tuple[list[str], bool]:
-        got, i, any_hit = [], 0, False
-        while i < len(syl):
-            for n in (4, 3, 2):
+        # the reading whose words cover the most, longer words counting more (the sum of their squared
+        # lengths), not the first word from the left: "yang de ti zhi ji zhi" reads 样……体制机制, not 得体 之际;
+        # between readings as long, the one with more of the index's own words (ping jia shi: 评价, not 驾驶),
+        # then the one whose words start first
+        own: frozenset[str] = getattr(sounds, "own", frozenset())
+        unread: list[str] = []
+        best: list[tuple[int, list[str]]] = [(0, unread)] + [(-1, unread)] * len(syl)
+        for i in range(len(syl)):
+            if best[i][0] < 0:
+                continue
+            if best[i][0] >= best[i + 1][0]:  # on a tie, the reading done sooner: its words start first
+                best[i + 1] = best[i]  # the syllable stays unread
+            for n in (2, 3, 4):
                 hit = sounds.get(tuple(syl[i:i + n])) if i + n <= len(syl) else None
-                if hit:
-                    got.append(hit)
-                    any_hit = True
-                    i += n
-                    break
-            else:
-                i += 1
-        return got, any_hit
+                gain = 4 * n * n + (hit in own)  # a word's own-vocabulary point never outweighs a syllable more
+                if hit and best[i][0] + gain > best[i + n][0]:
+                    best[i + n] = (best[i][0] + gain, [*best[i][1], hit])
+        got = best[-1][1]
+        return got, bool(got)
 
     out: list[str] = []
     singles: list[str] = []

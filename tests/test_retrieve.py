@@ -155,6 +155,9 @@ def test_langchain_retriever_returns_documents_with_metadata(retriever) -> None:
     ("sheng chaoxun shuo zhanlüexing chanye zhan GDP duoshao", True), ("张辉怎么看传统产业", False),
     ("Ren Baoping on AI", False), ("Lu Wei on Huawei", False), ("Wang Yun on Jiangsu", False),
     ("li ping he wang yun you sha butong", True),
+    # typed a syllable at a time; English of short words that spell syllables is still English
+    ("lv wei ren cai fen lei ping jia shi sha yi si", True), ("he can hang on long ago", False),
+    ("a man can sing long songs", False), ("ban the gang long ago", False),
 ])
 def test_chinese_typed_in_pinyin_is_told_from_english(text, pinyin) -> None:
     from assistant.lexical import romanised_chinese
@@ -510,3 +513,19 @@ def test_who_proposed_it_asks_for_one_originator_not_everyone() -> None:
     assert not _ACROSS_RE.search("哪些地方在建设黑灯工厂") and not _ACROSS_RE.search("赵明认为哪些地方需要改进")
     assert _ACROSS_RE.search("哪些地方提到了黑灯工厂")
     assert not _ACROSS_RE.search("市场和政府谁说了算")
+
+
+def test_syllables_typed_apart_are_read_as_the_longest_words_then_the_index_own() -> None:
+    """A run of one-syllable words is read as the words that cover the most of it (a four-syllable word over
+    two-syllable words that overlap it), and between readings as long, the index's own words win; control:
+    with neither preference the left-first reading (得体 之际, 驾驶) comes back."""
+    from assistant.lexical import Sounds, pinyin_to_chinese
+
+    sounds = Sounds({("de", "ti"): "得体", ("zhi", "ji"): "之际", ("ti", "zhi", "ji", "zhi"): "体制机制",
+                     ("ping", "jia"): "评价", ("jia", "shi"): "驾驶", ("fen", "lei"): "分类"})
+    sounds.own = frozenset({"评价", "分类", "体制机制"})
+    assert pinyin_to_chinese("yang de ti zhi ji zhi", sounds) == "体制机制"
+    assert pinyin_to_chinese("fen lei ping jia shi", sounds) == "分类 评价"
+    plain = Sounds({k: v for k, v in sounds.items() if len(k) == 2})  # no long word, nothing the index's own
+    assert pinyin_to_chinese("yang de ti zhi ji zhi", plain) == "得体 之际"
+    assert pinyin_to_chinese("fen lei ping jia shi", plain) == "分类 评价"  # a tie: the first word from the left
