@@ -278,7 +278,10 @@ _CN = "零〇一二两三四五六七八九十百千万亿"
 _CLASSIFIERS = ("个 种 类 项 次 回 年 月 日 号 天 周 岁 倍 成 位 名 人 家 条 件 批 轮 代 届 期 大 点 元 块 座 "
                 "所 台 辆 架 艘 部 层 级 段 步 方面 方 支 只 头 张 本 篇 章 节 份 套 组 对 双 门 股 笔 场 任 版 阶段 "
                 "世纪 年代 小时 分钟 亿 万 千 百 美元 公里 米 吨 平方").split()
-_CN_NUM_RE = re.compile(rf"(第)?([{_CN}]+)(?=({'|'.join(sorted(_CLASSIFIERS, key=len, reverse=True))}))")
+# the same, longest first (方面 before 方): what a text after a number is measured in, and shared with the search's
+# reading of a question that asks for a figure in a unit
+MEASURE_WORDS = tuple(sorted(_CLASSIFIERS, key=len, reverse=True))
+_CN_NUM_RE = re.compile(rf"(第)?([{_CN}]+)(?=({'|'.join(MEASURE_WORDS)}))")
 _PERCENT_CN_RE = re.compile(rf"百分之([{_CN}点]+)")
 # a decimal point may have a space after it: text extracted from a PDF sets it apart ("2. 4 亿人")
 # (but not before a year: "增长了3. 2024年以来" is a sentence's end and the next one's date)

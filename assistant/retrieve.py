@@ -83,7 +83,7 @@ _ASKED_UNIT = re.compile(r"多少\s*(?:万亿|万|亿|千|百)?\s*([A-Za-z]{2,}|
 def _asked_unit(question: str) -> str:
     """The unit a Chinese question asks a figure in (多少个 -> 个, 多少万辆 -> 辆, 多少EFLOPS -> eflops), "" if none:
     a general measure word or unit (claims' list), or Latin letters."""
-    from .claims import _CLASSIFIERS
+    from .claims import MEASURE_WORDS
 
     m = _ASKED_UNIT.search(question)
     if m is None:
@@ -91,7 +91,7 @@ def _asked_unit(question: str) -> str:
     u = m.group(1)
     if u.isascii():
         return u.lower()
-    return next((c for c in sorted(_CLASSIFIERS, key=len, reverse=True) if u.startswith(c)), "")
+    return next((c for c in MEASURE_WORDS if u.startswith(c)), "")
 
 
 @lru_cache(maxsize=64)
