@@ -16,7 +16,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -96,21 +96,35 @@ class Response:
         return self._cancel.is_set()
 
 
-def _excerpts(passages: Sequence[Passage], score: Callable[[str], float], budget: int, said: str = "") -> list[str]:
+def _speaker_of(speech: Hashable) -> Hashable:
+    """The speaker of a (speaker, affiliation, title) speech key."""
+    return speech[0] if isinstance(speech, tuple) else speech
+
+
+# a speaker's byline as a passage: its words (affiliation, title) are in the system message's list of speakers
+BYLINE_SHOWN = "（署名与发言题目，见上面的发言人列表）"
+
+
+def _excerpts(passages: Sequence[Passage], score: Callable[[str], float], budget: int, said: str = "",
+              compared: Sequence[str] = ()) -> list[str]:
     """What an LLM is shown of each passage (``text.excerpts``), but for the list of speakers the index
     made of the bylines ("overview"): the system message lists every speaker with affiliation and title, in
     order, for every question (its KV state is kept), so with a budget the list shows only its first
     sentence (how many, in what order), counted in the budget, and the ~540 characters of the rest go to the
-    passages' sentences; a first sentence already in ``said`` (a conversation's earlier turns) gives ""."""
+    passages' sentences; a first sentence already in ``said`` (a conversation's earlier turns) gives "".
+    Two or more ``compared`` speakers (the question names them) share the budget in turns."""
     heads = {}
     for p in passages:
         if p.chunk.kind == "overview" and budget > 0:
             first = (sentence_spans(p.text) or [(0, len(p.text))])[0]
             head = p.text[slice(*first)]
             heads[p.id] = "" if said and compact(head) in said else head + (GAP if p.text[first[1]:].strip() else "")
+        elif p.chunk.kind == "profile" and budget > 0:
+            heads[p.id] = BYLINE_SHOWN
     used = sum(len(h) for h in heads.values())
     texts = iter(excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title))
-                           for p in passages if p.id not in heads], score, budget and max(budget - used, 1), said))
+                           for p in passages if p.id not in heads], score, budget and max(budget - used, 1), said,
+                          by=_speaker_of if len(compared) > 1 else None))
     return [heads[p.id] if p.id in heads else next(texts) for p in passages]
 
 
@@ -455,7 +469,7 @@ class Assistant:
         # it once and keeps its KV state, so a question pays only for its passages
         system = render(self.settings.prompts_dir, "system.j2", language=language, refusal=refuse_text,
                         speeches=r.speeches)
-        texts = _excerpts(retrieval.passages, score, self.settings.prompt_chars)
+        texts = _excerpts(retrieval.passages, score, self.settings.prompt_chars, compared=retrieval.speakers)
         shown = [(n, p, t) for n, (p, t) in enumerate(zip(retrieval.passages, texts, strict=True), 1)]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english,
                       continued=False)
@@ -476,7 +490,7 @@ class Assistant:
         score = self._sentence_scorer(retrieval)
         # a passage the conversation showed in part keeps its number and shows what it did not show yet
         said = compact("\n".join(m["content"] for m in prev.messages if m["role"] == "user"))
-        texts = _excerpts(retrieval.passages, score, self.settings.follow_up_chars, said)
+        texts = _excerpts(retrieval.passages, score, self.settings.follow_up_chars, said, retrieval.speakers)
         shown = [(numbers[p.id], p, t) for p, t in zip(retrieval.passages, texts, strict=True) if t]
         user = render(self.settings.prompts_dir, "answer.j2", passages=shown, question=question, english=english,
                       continued=True)

@@ -137,7 +137,7 @@ def _shown_in(sentence: str, shown: str) -> bool:
 
 
 def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], float], budget: int,
-             shown: str = "") -> list[str]:
+             shown: str = "", by: Callable[[Hashable], Hashable] | None = None) -> list[str]:
     """What an LLM is shown of each passage: the sentences that best match the question, across all the
     passages together, within ``budget`` characters (``budget <= 0``: whole passages), each passage's in
     their original order with omitted stretches marked "……".
@@ -154,7 +154,11 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
     A sentence that asks a question comes with the sentence after it (through a run of questions, up to
     ``QUESTION_RUN`` in all), its answer, when the passage has it to show: a passage's best sentence may
     so go over the budget by its answer. An answer only another passage shows (an overlap), or past the
-    passage's end, does not come."""
+    passage's end, does not come.
+
+    ``by`` (a speech -> its speaker) shares the budget among the speakers a question compares: past each
+    passage's best sentence, the sentences are taken each speaker's best in turn, then each one's second
+    best, and so on, so the speaker whose passages rank first does not take the room of the other's."""
     spans = [sentence_spans(text) or [(0, len(text))] for text, _ in passages]
     keys = [[compact(text[slice(*sp)]) for sp in sps] for (text, _), sps in zip(passages, spans, strict=True)]
     fresh: list[list[int]] = []
@@ -171,6 +175,14 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
         k = len(passages)
         scored = sorted(((score(passages[n][0][slice(*spans[n][i])]) * (1 + RANK_PRIOR * (k - n) / k), n, i)
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
+        if by is not None:
+            turn: dict[Hashable, int] = {}
+            place = []
+            for t in scored:
+                who = by(passages[t[1]][1])
+                turn[who] = turn.get(who, -1) + 1
+                place.append(turn[who])
+            scored = [t for _, t in sorted(zip(place, scored, strict=True), key=lambda pt: pt[0])]
 
         def unit(n: int, i: int) -> list[int]:
             # a question the speaker asks ("为什么一直强调……?") comes with what follows it up to its answer: the

@@ -714,6 +714,44 @@ def test_the_list_of_speakers_is_its_first_sentence_counted_in_the_budget() -> N
     assert _excerpts([listing, said_], w, 30, compact("共有2位专家发言，依次是甲、乙。"))[0] == ""  # shown already
 
 
+def test_compared_speakers_share_the_budget_in_turns() -> None:
+    """A question comparing two speakers: past each passage's best sentence, the budget goes to each speaker's
+    best sentence in turn, so the speaker whose passages rank first does not take all of it; control: without
+    ``by`` the best-scored sentences win wherever they are."""
+    from assistant.text import excerpts
+
+    first = "甲说人才很重要。甲说人才要分类评价。甲说人才要流动。甲说人才要激励。"
+    second = "乙说人才是第一资源。乙说劳动者素质要提高。乙说技能人才要培养。"
+    w = _words({"人才": 1.0})
+    # room for each passage's best sentence and two more
+    budget = len("甲说人才很重要。") + len("乙说人才是第一资源。") + 2 * len("乙说技能人才要培养。") + 1
+    plain = excerpts([(first, ("甲", 1)), (second, ("乙", 2))], w, budget)
+    assert "技能人才" not in plain[1] and plain[0].count("。") == 3  # the first speaker's sentences win both
+    fair = excerpts([(first, ("甲", 1)), (second, ("乙", 2))], w, budget, by=lambda speech: speech[0])
+    assert fair[0].count("。") == 2 and "技能人才要培养" in fair[1]  # one each
+
+
+def test_a_byline_passage_points_to_the_list_of_speakers_instead_of_repeating_it() -> None:
+    """The system message lists every speaker's affiliation and title: a byline among the passages is shown
+    as a pointer to that list, and its characters go to the passages' sentences; whole passages show it all."""
+    from assistant.pipeline import BYLINE_SHOWN, _excerpts
+    from assistant.types import Chunk, Passage
+
+    def passage(text: str, kind: str, speaker: str) -> Passage:
+        return Passage(Chunk(id=f"{kind}-{speaker}", text=text, speaker=speaker, affiliation="某大学", title="论创新",
+                             section=0, paragraph=0, start=0, end=0, kind=kind), 1.0)
+
+    byline = passage("发言人署名（工作单位与职务、姓名）：某大学教授甲，发言题目（标题）：《论创新》。",
+                     "profile", "甲")
+    said_ = passage("甲说数字经济很重要。甲说算力是新动能。甲说数据是新要素。", "text", "甲")
+    w = _words({"数字经济": 1.0, "算力": 1.0, "数据": 1.0, "创新": 1.0})
+    room = len(BYLINE_SHOWN) + len(said_.text)  # the pointer counts in the budget
+    shown = _excerpts([byline, said_], w, room)
+    assert shown[0] == BYLINE_SHOWN and shown[1] == said_.text  # all three sentences fit beside the pointer
+    assert len(byline.text) > len(BYLINE_SHOWN)  # control: the byline itself would have taken their room
+    assert _excerpts([byline, said_], w, 0) == [byline.text, said_.text]  # whole passages: the byline as printed
+
+
 def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> None:
     """Each passage keeps its best sentence; the rest of the budget follows the question's words, wherever
     they are, instead of an equal share per passage."""
