@@ -146,12 +146,18 @@ def never_nominal(word: str) -> bool:
     return bool(codes) and all(c[0] in "EFGHIJKL" for c in codes)
 
 
+@lru_cache(maxsize=1)
+def shell_nouns() -> frozenset[str]:
+    """resources/shell_nouns.txt: general abstract nouns that frame a claim (问题, 方面, 方式, 途径, 因素, 作用)."""
+    text = resources.files("assistant.resources").joinpath("shell_nouns.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
 def shell_noun(word: str) -> bool:
-    """An abstract "shell" noun (问题, 方面, 方式, 途径, 路径, 因素, 过程, 作用: one of its senses in Cilin's
-    Da, Db, Dd, Dg classes, none a person or thing), which a paraphrase adds around a claim without adding one."""
-    codes = _cilin()[1].get(word, ())
-    return bool(codes) and any(c[:2] in ("Da", "Db", "Dd", "Dg") for c in codes) \
-        and not any(c[0] in "AB" for c in codes)  # a person or a thing is never a shell
+    """An abstract "shell" noun (问题, 方面, 方式, 途径, 路径, 因素, 过程, 作用), which a paraphrase adds around a
+    claim without adding one: the general list of resources/shell_nouns.txt. (Cilin's abstract classes Da, Db,
+    Dd and Dg were used before: they also hold 风险, 困难, 优势 and 障碍, which say something, and even 铀.)"""
+    return word in shell_nouns()
 
 
 @lru_cache(maxsize=50000)

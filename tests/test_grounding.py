@@ -603,3 +603,15 @@ def test_two_common_words_run_together_are_a_phrase_not_a_name() -> None:
     # the controls: another thing of the kind, and a company's name, which is still matched exactly
     assert _verdict("甲指出，我国前沿领域的重大产品不断涌现。[1]", p).verdict == UNSUPPORTED
     assert _verdict("甲指出，小米等企业专利数量居全球第一。[1]", p).verdict == UNSUPPORTED
+
+
+def test_a_noun_that_says_something_is_not_a_shell_the_paraphrase_may_add() -> None:
+    """A shell noun (方面, 作用, 问题) frames a claim and may be added around the passage's words; a noun of the same
+    abstract thesaurus classes that says something (风险, 难题, 优势) may not replace the passage's noun."""
+    p = _p("甲", "数字经济的发展给传统产业带来了新的机遇。")
+    assert _verdict("甲认为，数字经济的发展给传统产业带来了新的机遇。[1]", p).verdict == SUPPORTED
+    for swapped in ("风险", "难题", "优势", "障碍"):  # the controls: the passage's noun replaced
+        got = _verdict(f"甲认为，数字经济的发展给传统产业带来了新的{swapped}。[1]", p)
+        assert got.verdict == UNSUPPORTED and swapped in got.reason, (swapped, got)
+    q = _p("甲", "要加快培育新型劳动者队伍。")
+    assert _verdict("甲认为，在这方面，要加快培育新型劳动者队伍这一问题。[1]", q).verdict == SUPPORTED
