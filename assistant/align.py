@@ -190,12 +190,12 @@ def substitution(content: list[claims.Word], hits: dict[int, dict[int, str]], sp
         return  # the passage puts it with the claim's number: bound as the claim binds it
     if any(all(claims.fold(w.text) in said for w in clause_objs[k].words if w.content) for k in elsewhere):
         return  # its own clause says nothing the claim clause does not ("在宏观层面,…"): a split, not a swap
-    other = _in_slot(content, away[0], [w for c in clause_objs[lo:hi + 1] for w in c.words])
+    other = in_slot(content, away[0], [w for c in clause_objs[lo:hi + 1] for w in c.words])
     if other is not None:
         f.append(f"says {away[0].text!r} where the cited passage says {other.text!r}")
 
 
-def _in_slot(content: list[claims.Word], x: claims.Word, wwords: list[claims.Word]) -> claims.Word | None:
+def in_slot(content: list[claims.Word], x: claims.Word, wwords: list[claims.Word]) -> claims.Word | None:
     """The passage noun standing where the claim has ``x``: the claim words right before and after ``x``
     are in the passage clause with one other word between them (or beside the one there is), a noun that
     matches no claim word."""

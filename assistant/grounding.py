@@ -180,6 +180,14 @@ def _check_chinese(claim: str, cited: Sequence[Passage]) -> tuple[str, float, st
             if w.text[-1] in "向到" and start >= 0 and not w.entity \
                     and any(claims.fold(claim[start:w.start]) + "到" in c.fold for c in window):
                 continue  # "从创意走向产品" for "从创意到产品": a verb of reaching in the same 从…到 frame
+            # a verb or adjective used as a noun (新的挑战, 带来的困难) where the passage has a noun of its own between
+            # the same words (新的机遇): a noun replaced, whatever the dictionary calls the new word
+            nominal = claim[max(0, w.start - 1):w.start] == "的"  # the head of a noun phrase: 新的挑战
+            slot = align.in_slot(content, w, wwords) if nominal and not w.noun and not w.entity else None
+            if slot is not None and not lexicon.synonyms_share(w.text, slot.text) \
+                    and not lexicon.related(w.text, slot.text):
+                f.append(f"says {w.text!r} where the cited passage says {slot.text!r}")
+                continue
             if w.entity or len(missing) > allowed or here < len(missing) \
                     or (w.noun and not lexicon.shell_noun(w.text) and not lexicon.generic_people(w.text)) \
                     or (lexicon.directional(w.text) and not near and not same_way):

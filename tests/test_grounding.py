@@ -615,3 +615,16 @@ def test_a_noun_that_says_something_is_not_a_shell_the_paraphrase_may_add() -> N
         assert got.verdict == UNSUPPORTED and swapped in got.reason, (swapped, got)
     q = _p("甲", "要加快培育新型劳动者队伍。")
     assert _verdict("甲认为，在这方面，要加快培育新型劳动者队伍这一问题。[1]", q).verdict == SUPPORTED
+
+
+def test_a_verb_used_as_a_noun_in_the_passage_noun_s_place_is_a_substitution() -> None:
+    """新的挑战 where the passage says 新的机遇: the dictionary calls 挑战 a verb, but after 的 it heads the noun
+    phrase the passage's noun heads; controls: the passage's own noun, and a verb that is not in a noun's
+    place (a paraphrase's own verb) are not flagged so."""
+    p = _p("甲", "数字经济的发展给传统产业带来了新的机遇。")
+    for swapped in ("挑战", "困难", "矛盾"):
+        got = _verdict(f"甲认为，数字经济的发展给传统产业带来了新的{swapped}。[1]", p)
+        assert got.verdict == UNSUPPORTED and "机遇" in got.reason, (swapped, got)
+    assert _verdict("甲认为，数字经济的发展为传统产业带来了新的机遇。[1]", p).verdict == SUPPORTED
+    q = _p("甲", "新一代信息技术的融合应用孕育出一大批新型生产工具。")
+    assert _verdict("甲认为，新一代信息技术的融合应用催生了一大批新型生产工具。[1]", q).verdict == SUPPORTED
