@@ -48,11 +48,13 @@ PREMISE = Notice("the question's {figures} is not in the cited passages; go by w
                  "提问中的 {figures} 在所引原文中找不到，请以原文为准")
 READ_AS_CHINESE = Notice("the question looks like Chinese typed in pinyin; it was searched as: {text}",
                          "问题像是用拼音打的，已按“{text}”检索")
+NAME_READ = Notice("the question's {written} was read as {name}, a speaker whose name sounds the same",
+                   "问题里的“{written}”已按发言人“{name}”理解（读音相同）")
 MODEL_FAILED = Notice("{error}; showing the extractive answer instead",
                       "模型出错（{error}），下面改为直接摘录原文")
 
 ALL = (QUESTION_CUT, LANGUAGE, TRIMMED, ATTRIBUTED, NO_CITATIONS, RECITED, REPEATED, REPLACED, PREMISE_LED, PREMISE,
-       READ_AS_CHINESE, MODEL_FAILED)
+       READ_AS_CHINESE, NAME_READ, MODEL_FAILED)
 
 
 def join(*notices: str) -> str:

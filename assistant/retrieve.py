@@ -267,6 +267,9 @@ class Retriever:
                 notice = notices.join(notice, notices.READ_AS_CHINESE(text=written))
                 q, read_as_chinese = written, True
         mention = self.directory.find(q)
+        for name, written in self.directory.misspelled(q):
+            if name in mention.speakers:
+                notice = notices.join(notice, notices.NAME_READ(written=written, name=name))
         allowed = tuple(s for s in speakers if s in self.directory.speakers) or mention.speakers
         if not allowed and mention.editor and not mention.across and EDITORIAL_SPEAKER in self.directory.speakers:
             allowed = (EDITORIAL_SPEAKER,)  # "编者按里说……": the editors' text is the source asked about

@@ -240,6 +240,11 @@ class SpeakerDirectory:
                     break
         return found
 
+    def misspelled(self, question: str) -> list[tuple[str, str]]:
+        """(expert, as written) for each expert the question names only by a name of the same sound with
+        other characters (王韵 for 王蕴): what the reader should be told was assumed."""
+        return [(s, w) for s, w in self._homophones(re.sub(r"[\s\u3000]+", "", question)) if s not in question]
+
     def strip_names(self, question: str) -> str:
         """The question without the experts' names (for judging what it asks about)."""
         out = question

@@ -529,3 +529,15 @@ def test_syllables_typed_apart_are_read_as_the_longest_words_then_the_index_own(
     plain = Sounds({k: v for k, v in sounds.items() if len(k) == 2})  # no long word, nothing the index's own
     assert pinyin_to_chinese("yang de ti zhi ji zhi", plain) == "得体 之际"
     assert pinyin_to_chinese("fen lei ping jia shi", plain) == "分类 评价"  # a tie: the first word from the left
+
+
+def test_a_speaker_named_with_a_homophone_is_searched_and_the_reader_is_told(retriever) -> None:
+    """王韵 (a typo of the input method) is read as the speaker 王蕴, and the notice says so, in both languages;
+    controls: the right name, and a word holding a surname and a title that names no one, raise no notice."""
+    from assistant import notices
+
+    typed = retriever.search("王韵对数字经济怎么看", k=3)
+    assert typed.speakers == ("王蕴",) and "王韵" in typed.notice and "王蕴" in typed.notice
+    assert "王韵" in notices.to_chinese(typed.notice) and "读音" in notices.to_chinese(typed.notice)
+    assert "sounds the same" not in retriever.search("王蕴对数字经济怎么看", k=3).notice
+    assert "sounds the same" not in retriever.search("黄金教授怎么看数字经济", k=3).notice
