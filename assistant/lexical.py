@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -99,10 +99,11 @@ SYLLABLE_RUN = 5
 def romanised_chinese(text: str) -> bool:
     """Chinese typed in pinyin without an input method ("lv wei dui keyan jingfei zenme kan"): three Latin words
     or more, four in five of them wholly pinyin syllables (GDP, 5G may stay Latin), and one of two syllables or
-    more, or else a run of ``SYLLABLE_RUN`` one-syllable words or more (typed a syllable at a time, "wang yun
-    shuo yao gou jian shen me"). An English function word counts as English (on, of, what), one pinyin also
-    spells as a single syllable (he, you, a) as neither, so an English question with pinyin names (Ren Baoping
-    on AI) does not pass; nor does English made of short words ("she ran a long way": way is no syllable)."""
+    more, or else ``SYLLABLE_RUN`` one-syllable words or more in lower case (typed a syllable at a time, "wang
+    yun shuo yao gou jian shen me"; an English question writes names capitalised: "Wang Yun Lu Wei AI views").
+    An English function word counts as English (on, of, what), one pinyin also spells as a single syllable
+    (he, you, a) as neither, so an English question with pinyin names (Ren Baoping on AI) does not pass; nor does
+    English made of short words ("she ran a long way": way is no syllable)."""
     from .lexicon import pinyin_syllables
 
     words = _LATIN_WORD.findall(text)
@@ -113,62 +114,80 @@ def romanised_chinese(text: str) -> bool:
     split = [None if w.lower() in stop else syllables(w) for w in judged]
     return len(words) >= 3 and bool(judged) and sum(s is not None for s in split) >= 0.8 * len(judged) \
         and (any(s is not None and len(s) >= 2 for s in split)
-             or sum(s is not None for s in split) >= SYLLABLE_RUN)
+             or sum(s is not None and w.islower() for w, s in zip(judged, split, strict=True)) >= SYLLABLE_RUN)
 
 
 class Sounds(dict[tuple[str, ...], str]):
-    """Toneless pinyin syllables -> a Chinese word (``pinyin_index``); ``own`` holds the words that came from
-    the index's vocabulary, which win a tie between two readings of the same syllables."""
+    """Toneless pinyin syllables -> a Chinese word (``pinyin_index``), with what reading a run of syllables
+    weighs: ``logp``, each word's log probability, half from general Chinese (jieba's dictionary frequencies)
+    and half from the index's own text, and ``single``, a syllable's log probability read as the commonest
+    character of that sound (是 for shi), which a reading may leave a syllable to."""
 
-    own: frozenset[str] = frozenset()
+    logp: dict[str, float] = {}  # noqa: RUF012 - replaced per instance by pinyin_index
+    single: dict[str, float] = {}  # noqa: RUF012
 
 
-def pinyin_index(vocabulary: Iterable[str], general: int = 60000) -> Sounds:
+UNREAD = -30.0  # the log probability of a syllable no character of the dictionary reads
+
+
+def pinyin_index(vocabulary: Iterable[str] | Mapping[str, int], general: int = 60000) -> Sounds:
     """Toneless pinyin syllables -> a word of two to four Chinese characters that sounds so: the index's own
-    words first, then the ``general`` most frequent words of jieba's dictionary (so that a word the document
-    lacks is written in Chinese too, and counts as missing)."""
+    words first (``vocabulary``: its words, or their counts in its text), then the ``general`` most frequent
+    words of jieba's dictionary (so that a word the document lacks is written in Chinese too, and counts as
+    missing)."""
     from pypinyin import lazy_pinyin
 
+    from .lexicon import jieba_dictionary
+
+    counts: Mapping[str, int] = vocabulary if isinstance(vocabulary, Mapping) else dict.fromkeys(vocabulary, 1)
+    freq = jieba_dictionary().FREQ if general else {}
+    n_general, n_own = max(1, sum(freq.values())), max(1, sum(counts.values()))
     sounds = Sounds()
-    for word in sorted(vocabulary, key=lambda w: (len(w), w)):
+    for word in sorted(counts, key=lambda w: (len(w), w)):
         if 2 <= len(word) <= 4 and all("\u3400" <= c <= "\u9fff" for c in word):
             sounds.setdefault(tuple(lazy_pinyin(word)), word)
-    sounds.own = frozenset(sounds.values())
     if general:
-        from .lexicon import jieba_dictionary
-
-        tok = jieba_dictionary()
-        common = sorted(((f, w) for w, f in tok.FREQ.items() if f > 0 and 2 <= len(w) <= 4), reverse=True)
+        common = sorted(((f, w) for w, f in freq.items() if f > 0 and 2 <= len(w) <= 4), reverse=True)
         for _, word in common[:general]:
             sounds.setdefault(tuple(lazy_pinyin(word)), word)
+        single: dict[str, float] = {}
+        for c, f in freq.items():  # the commonest character of each sound
+            if len(c) == 1 and f > 0 and "\u3400" <= c <= "\u9fff":
+                for syl in lazy_pinyin(c):
+                    single[syl] = max(single.get(syl, UNREAD), math.log(0.5 * f / n_general))
+        sounds.single = single
+    sounds.logp = {w: math.log(0.5 * freq.get(w, 0) / n_general + 0.5 * counts.get(w, 0) / n_own or 1e-13)
+                   for w in sounds.values()}
     return sounds
 
 
 def pinyin_to_chinese(text: str, sounds: dict[tuple[str, ...], str]) -> str:
     """A romanised question written back in Chinese words (``pinyin_index``). A word of several syllables is
-    looked up whole, else its longest runs (four syllables down to two); a run of one-syllable words is matched
-    across them (zhang hui, jing fei). A word of several syllables nothing matches stays as it was typed (it is
+    looked up whole, else read as words of two to four syllables (``runs``); a run of one-syllable words is
+    read across them (zhang hui, jing fei). A word of several syllables nothing matches stays as it was typed (it is
     content the dictionaries lack); a lone syllable nothing matches is left out (dui, shuo, kan: one character,
     mostly the question's form); a Latin word that is no pinyin (GDP) is kept.
     "lv wei dui keyan jingfei" -> "吕薇 科研 经费"."""
     def runs(syl: list[str]) -> tuple[list[str], bool]:
-        # the reading whose words cover the most, longer words counting more (the sum of their squared
-        # lengths), not the first word from the left: "yang de ti zhi ji zhi" reads 样……体制机制, not 得体 之际;
-        # between readings as long, the one with more of the index's own words (ping jia shi: 评价, not 驾驶),
-        # then the one whose words start first
-        own: frozenset[str] = getattr(sounds, "own", frozenset())
+        # the likeliest reading, as jieba segments text: the words (and single characters) whose probabilities
+        # multiply to the most, half general Chinese and half the index's own text. Only the words are kept (a
+        # lone syllable is mostly the question's form: 的, 是). "ke yi da li fa zhan" reads 可以 大力 发展, not
+        # 意大利; "xin zhi sheng chan li shi shen me" 新质 生产力 (是) 什么, not 生产 历史
+        logp: dict[str, float] = getattr(sounds, "logp", {})
+        single: dict[str, float] = getattr(sounds, "single", {})
         unread: list[str] = []
-        best: list[tuple[int, list[str]]] = [(0, unread)] + [(-1, unread)] * len(syl)
+        best: list[tuple[float, list[str]]] = [(0.0, unread)] + [(-math.inf, unread)] * len(syl)
         for i in range(len(syl)):
-            if best[i][0] < 0:
+            if best[i][0] == -math.inf:
                 continue
-            if best[i][0] >= best[i + 1][0]:  # on a tie, the reading done sooner: its words start first
-                best[i + 1] = best[i]  # the syllable stays unread
+            one = best[i][0] + single.get(syl[i], UNREAD)
+            if one >= best[i + 1][0]:  # on a tie, the reading done sooner: its words start first
+                best[i + 1] = (one, best[i][1])
             for n in (2, 3, 4):
                 hit = sounds.get(tuple(syl[i:i + n])) if i + n <= len(syl) else None
-                gain = 4 * n * n + (hit in own)  # a word's own-vocabulary point never outweighs a syllable more
-                if hit and best[i][0] + gain > best[i + n][0]:
-                    best[i + n] = (best[i][0] + gain, [*best[i][1], hit])
+                score = best[i][0] + logp.get(hit, UNREAD) if hit else -math.inf
+                if hit and score > best[i + n][0]:
+                    best[i + n] = (score, [*best[i][1], hit])
         got = best[-1][1]
         return got, bool(got)
 

@@ -8,6 +8,7 @@ import math
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -189,7 +190,9 @@ class Retriever:
         """Words by their pinyin, the index's first (built once, on the first question typed in pinyin)."""
         with self._pinyin_lock:
             if self._pinyin is None:
-                self._pinyin = pinyin_index(self.bm25.vocabulary | set(self.directory.speakers))
+                counts = Counter(w for toks in self.bm25.doc_tokens for w in toks)
+                counts.update(dict.fromkeys(self.directory.speakers, 1))
+                self._pinyin = pinyin_index(counts)
             return self._pinyin
 
     @property

@@ -158,6 +158,8 @@ def test_langchain_retriever_returns_documents_with_metadata(retriever) -> None:
     # typed a syllable at a time; English of short words that spell syllables is still English
     ("lv wei ren cai fen lei ping jia shi sha yi si", True), ("he can hang on long ago", False),
     ("a man can sing long songs", False), ("ban the gang long ago", False),
+    # names are capitalised in English: they do not count as syllables typed apart; too few syllables to tell
+    ("Wang Yun Lu Wei AI views", False), ("Jin Bei Lu Wei Wang Yun summary", False), ("ren cai ping jia", False),
 ])
 def test_chinese_typed_in_pinyin_is_told_from_english(text, pinyin) -> None:
     from assistant.lexical import romanised_chinese
@@ -515,20 +517,21 @@ def test_who_proposed_it_asks_for_one_originator_not_everyone() -> None:
     assert not _ACROSS_RE.search("市场和政府谁说了算")
 
 
-def test_syllables_typed_apart_are_read_as_the_longest_words_then_the_index_own() -> None:
-    """A run of one-syllable words is read as the words that cover the most of it (a four-syllable word over
-    two-syllable words that overlap it), and between readings as long, the index's own words win; control:
-    with neither preference the left-first reading (得体 之际, 驾驶) comes back."""
-    from assistant.lexical import Sounds, pinyin_to_chinese
+def test_syllables_typed_apart_are_read_as_the_likeliest_words() -> None:
+    """A run of one-syllable words is read as the words whose probabilities (here the index's own counts)
+    multiply to the most, leaving a syllable unread when that reads the rest better, not the first word
+    from the left; the controls: the same syllables with other counts read otherwise."""
+    from assistant.lexical import pinyin_index, pinyin_to_chinese
 
-    sounds = Sounds({("de", "ti"): "得体", ("zhi", "ji"): "之际", ("ti", "zhi", "ji", "zhi"): "体制机制",
-                     ("ping", "jia"): "评价", ("jia", "shi"): "驾驶", ("fen", "lei"): "分类"})
-    sounds.own = frozenset({"评价", "分类", "体制机制"})
+    sounds = pinyin_index({"体制机制": 30, "得体": 1, "之际": 1, "评价": 10, "驾驶": 1, "分类": 5}, general=0)
     assert pinyin_to_chinese("yang de ti zhi ji zhi", sounds) == "体制机制"
     assert pinyin_to_chinese("fen lei ping jia shi", sounds) == "分类 评价"
-    plain = Sounds({k: v for k, v in sounds.items() if len(k) == 2})  # no long word, nothing the index's own
-    assert pinyin_to_chinese("yang de ti zhi ji zhi", plain) == "得体 之际"
-    assert pinyin_to_chinese("fen lei ping jia shi", plain) == "分类 评价"  # a tie: the first word from the left
+    other = pinyin_index({"体制机制": 1, "得体": 30, "之际": 30, "评价": 1, "驾驶": 10, "分类": 5}, general=0)
+    assert pinyin_to_chinese("yang de ti zhi ji zhi", other) == "得体 之际"
+    assert pinyin_to_chinese("fen lei ping jia shi", other) == "分类 驾驶"
+    # a longer word is not worth leaving a syllable unread (ke yi da li: 可以 大力, not 意大利)
+    words = pinyin_index({"可以": 5, "大力": 5, "意大利": 5, "发展": 5}, general=0)
+    assert pinyin_to_chinese("ke yi da li fa zhan", words) == "可以 大力 发展"
 
 
 def test_a_speaker_named_with_a_homophone_is_searched_and_the_reader_is_told(retriever) -> None:
