@@ -119,8 +119,9 @@ def _excerpts(passages: Sequence[Passage], score: Callable[[str], float], budget
             first = (sentence_spans(p.text) or [(0, len(p.text))])[0]
             head = p.text[slice(*first)]
             heads[p.id] = "" if said and compact(head) in said else head + (GAP if p.text[first[1]:].strip() else "")
-        elif p.chunk.kind == "profile" and budget > 0:
-            heads[p.id] = BYLINE_SHOWN
+        elif p.chunk.kind == "profile" and budget > 0:  # shown already (as the pointer, or whole): ""
+            shown = said and (compact(f"{p.speaker}:{BYLINE_SHOWN}") in said or compact(p.text) in said)
+            heads[p.id] = "" if shown else BYLINE_SHOWN
     used = sum(len(h) for h in heads.values())
     texts = iter(excerpts([(p.text, (p.speaker, p.chunk.affiliation, p.chunk.title))
                            for p in passages if p.id not in heads], score, budget and max(budget - used, 1), said,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Hashable, Sequence
@@ -156,9 +157,10 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
     so go over the budget by its answer. An answer only another passage shows (an overlap), or past the
     passage's end, does not come.
 
-    ``by`` (a speech -> its speaker) shares the budget among the speakers a question compares: past each
-    passage's best sentence, the sentences are taken each speaker's best in turn, then each one's second
-    best, and so on, so the speaker whose passages rank first does not take the room of the other's."""
+    ``by`` (a speech -> its speaker) shares the budget among the speakers a question compares: the sentences
+    that match the question at all are taken each speaker's best in turn, then each one's second best, and so
+    on (each passage's best sentence, kept first, counts as its speaker's turn), then the rest by score, so the
+    speaker whose passages rank first does not take the room of the other's."""
     spans = [sentence_spans(text) or [(0, len(text))] for text, _ in passages]
     keys = [[compact(text[slice(*sp)]) for sp in sps] for (text, _), sps in zip(passages, spans, strict=True)]
     fresh: list[list[int]] = []
@@ -175,13 +177,13 @@ def excerpts(passages: Sequence[tuple[str, Hashable]], score: Callable[[str], fl
         k = len(passages)
         scored = sorted(((score(passages[n][0][slice(*spans[n][i])]) * (1 + RANK_PRIOR * (k - n) / k), n, i)
                          for n, mine in enumerate(fresh) for i in mine), key=lambda t: (-t[0], t[1], t[2]))
-        if by is not None:
+        if by is not None:  # the sentences that match take turns by speaker; the rest come after, by score
             turn: dict[Hashable, int] = {}
             place = []
             for t in scored:
                 who = by(passages[t[1]][1])
-                turn[who] = turn.get(who, -1) + 1
-                place.append(turn[who])
+                turn[who] = turn.get(who, -1) + (t[0] > 0)
+                place.append(turn[who] if t[0] > 0 else math.inf)
             scored = [t for _, t in sorted(zip(place, scored, strict=True), key=lambda pt: pt[0])]
 
         def unit(n: int, i: int) -> list[int]:

@@ -750,6 +750,24 @@ def test_a_byline_passage_points_to_the_list_of_speakers_instead_of_repeating_it
     assert shown[0] == BYLINE_SHOWN and shown[1] == said_.text  # all three sentences fit beside the pointer
     assert len(byline.text) > len(BYLINE_SHOWN)  # control: the byline itself would have taken their room
     assert _excerpts([byline, said_], w, 0) == [byline.text, said_.text]  # whole passages: the byline as printed
+    # a follow-up whose conversation showed the pointer (or the byline) already: nothing new to show of it
+    earlier = compact(f"[1] 甲:\n{BYLINE_SHOWN}\n\n[2] 甲:\n甲说数字经济很重要。")
+    assert _excerpts([byline, said_], w, 200, earlier)[0] == ""
+    assert _excerpts([byline, said_], w, 200, compact("[2] 甲:\n甲说数字经济很重要。"))[0] == BYLINE_SHOWN
+
+
+def test_compared_speakers_take_turns_only_with_sentences_that_match() -> None:
+    """A sentence that matches nothing of the question does not take a speaker's turn ahead of the other
+    speaker's matching sentences; control: the matching sentence is kept."""
+    from assistant.text import excerpts
+
+    first = "甲说人才很重要。甲说人才要流动。甲说人才要激励。"
+    second = "乙说人才是第一资源。乙说今天天气很好。"
+    w = _words({"人才": 1.0})
+    # each passage's best sentence, 甲's second, and room for one more: 甲's third, or 乙's 天气 (one longer)
+    budget = len("甲说人才很重要。") + len("乙说人才是第一资源。") + len("甲说人才要流动。") + len("乙说今天天气很好。")
+    fair = excerpts([(first, ("甲", 1)), (second, ("乙", 2))], w, budget, by=lambda speech: speech[0])
+    assert fair[0] == first and "天气" not in fair[1]
 
 
 def test_the_budget_goes_to_the_best_matching_sentences_across_passages() -> None:
