@@ -615,6 +615,12 @@ def test_a_noun_that_says_something_is_not_a_shell_the_paraphrase_may_add() -> N
         assert got.verdict == UNSUPPORTED and swapped in got.reason, (swapped, got)
     q = _p("甲", "要加快培育新型劳动者队伍。")
     assert _verdict("甲认为，在这方面，要加快培育新型劳动者队伍这一问题。[1]", q).verdict == SUPPORTED
+    # abstract nouns that carry the claim are not shells (地位, 水平 for 技能; 机制 for 体系; 模式 for 路径)
+    for passage_says, claim in (("要提升劳动者的技能。", "要提升劳动者的地位。"),
+                                ("要提升劳动者的技能。", "要提升劳动者的水平。"),
+                                ("要完善人才评价体系。", "要完善人才评价机制。"),
+                                ("要探索新的发展路径。", "要探索新的发展模式。")):
+        assert _verdict(f"甲认为，{claim}[1]", _p("甲", passage_says)).verdict == UNSUPPORTED, claim
 
 
 def test_a_verb_used_as_a_noun_in_the_passage_noun_s_place_is_a_substitution() -> None:
