@@ -110,7 +110,7 @@ def test_a_reply_cut_at_the_length_limit_is_trimmed_with_a_notice(record) -> Non
     cut = f"{body}{''.join(f'[{m}]' for m in markers)}另外，{body[: max(4, len(body) // 2)]}"
     reply = postprocess.process(cut, passages, EXPERTS)
     assert reply is not None and reply.truncated and "length limit" in " ".join(reply.notices)
-    assert "另外" not in reply.text
+    assert reply.text.count("另外") == body.count("另外")  # the unfinished sentence is gone (the reply may say 另外)
 
 
 @pytest.mark.parametrize("record", WITH_SUPPORT, ids=[r["id"] for r in WITH_SUPPORT])
@@ -119,8 +119,8 @@ def test_a_paragraph_labelled_with_a_marker_cut_at_the_limit_keeps_its_citation(
     unfinished last one leaves the rest cited (the marker used to go to the line's end and be trimmed away)."""
     passages = _passages(record)
     body, markers = _real_sentences(record)[0]
-    if re.search(r"[A-Za-z]{3}", body):
-        pytest.skip("an English reply: its sentences end with '.', which a cut sentence may also hold")
+    if re.search(r"[A-Za-z]{3}", body) or body.rstrip().endswith("."):
+        pytest.skip("an English reply (or a sentence ended with '.'), which a cut sentence may also hold")
     tag = "".join(f"[{m}]" for m in markers)
     # the second sentence is not the first said again (a repeat would go, see below)
     shaped = f"具体如下：\n\n{tag} {body}此外，{body}{body[: max(4, len(body) // 2)]}"
@@ -148,7 +148,12 @@ def test_a_sentence_cited_to_the_wrong_passage_is_re_cited(record) -> None:
 def test_a_sentence_the_model_says_again_goes_with_a_notice(record) -> None:
     # a small model loops, or copies one speaker's sentences under another's name ("盛朝迅：<吕薇's words>")
     passages = _passages(record)
-    body, markers = _real_sentences(record)[0]
+    # a sentence long enough that saying it twice is a repeat (a short one, 二是工具革命。, may fairly come twice)
+    long_enough = [(b, m) for b, m in _real_sentences(record)
+                   if len(letters(postprocess._LABEL.sub("", b))) >= postprocess.REPEAT_MIN]
+    if not long_enough:
+        pytest.skip("no sentence of the reply is long enough to count as a repeat")
+    body, markers = long_enough[0]
     cite = "".join(f"[{m}]" for m in markers)
     other = next(e for e in EXPERTS if e not in body)
     reply = postprocess.process(f"{body}{cite}\n{other}：{body}{cite}", passages, EXPERTS)
