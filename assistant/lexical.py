@@ -131,10 +131,10 @@ UNREAD = -30.0  # the log probability of a syllable no character of the dictiona
 
 
 def pinyin_index(vocabulary: Iterable[str] | Mapping[str, int], general: int = 60000) -> Sounds:
-    """Toneless pinyin syllables -> a word of two to four Chinese characters that sounds so: the index's own
-    words first (``vocabulary``: its words, or their counts in its text), then the ``general`` most frequent
-    words of jieba's dictionary (so that a word the document lacks is written in Chinese too, and counts as
-    missing)."""
+    """Toneless pinyin syllables -> the likeliest word of two to four Chinese characters that sounds so, among
+    the index's own words (``vocabulary``: its words, or their counts in its text) and the ``general`` most
+    frequent words of jieba's dictionary (so that a word the document lacks is written in Chinese too, and
+    counts as missing)."""
     from pypinyin import lazy_pinyin
 
     from .lexicon import jieba_dictionary
@@ -143,21 +143,29 @@ def pinyin_index(vocabulary: Iterable[str] | Mapping[str, int], general: int = 6
     freq = jieba_dictionary().FREQ if general else {}
     n_general, n_own = max(1, sum(freq.values())), max(1, sum(counts.values()))
     sounds = Sounds()
-    for word in sorted(counts, key=lambda w: (len(w), w)):
-        if 2 <= len(word) <= 4 and all("\u3400" <= c <= "\u9fff" for c in word):
-            sounds.setdefault(tuple(lazy_pinyin(word)), word)
+
+    def logp(word: str) -> float:
+        return math.log(0.5 * freq.get(word, 0) / n_general + 0.5 * counts.get(word, 0) / n_own or 1e-13)
+
+    # each sound read as its likeliest word, the index's own and general words weighed together (知识, not 指示)
+    candidates = [w for w in counts if 2 <= len(w) <= 4 and all("\u3400" <= c <= "\u9fff" for c in w)]
     if general:
         common = sorted(((f, w) for w, f in freq.items() if f > 0 and 2 <= len(w) <= 4), reverse=True)
-        for _, word in common[:general]:
-            sounds.setdefault(tuple(lazy_pinyin(word)), word)
+        candidates += [w for _, w in common[:general]]
+    weight: dict[str, float] = {}
+    for word in sorted(set(candidates)):
+        key, p = tuple(lazy_pinyin(word)), logp(word)
+        if key not in sounds or p > weight[sounds[key]]:
+            sounds[key] = word
+        weight[word] = p
+    if general:
         single: dict[str, float] = {}
         for c, f in freq.items():  # the commonest character of each sound
             if len(c) == 1 and f > 0 and "\u3400" <= c <= "\u9fff":
                 for syl in lazy_pinyin(c):
                     single[syl] = max(single.get(syl, UNREAD), math.log(0.5 * f / n_general))
         sounds.single = single
-    sounds.logp = {w: math.log(0.5 * freq.get(w, 0) / n_general + 0.5 * counts.get(w, 0) / n_own or 1e-13)
-                   for w in sounds.values()}
+    sounds.logp = {w: weight[w] for w in sounds.values()}
     return sounds
 
 

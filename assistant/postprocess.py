@@ -162,9 +162,10 @@ def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Re
     return reply
 
 
-# a label before what the model says someone said ("盛朝迅：", "Lü Wei: "), or labels stacked when a looping model
-# copies a labelled line under another name ("吕薇：李平:…"); no digits (9:30 is a time)
-_LABEL = re.compile(r"^(?:[^，,。：:\n\d]{1,20}[：:]\s*)+")
+# a label before what the model says someone said ("盛朝迅：", "Lü Wei: "), and names stacked after it when a looping
+# model copies a labelled line under another name ("吕薇：李平:…"); no digits (9:30 is a time), no clause of a
+# sentence ("本质是：", "问：什么是……？答：")
+_LABEL = re.compile(r"^[^，,。：:\n\d？！?!；;]{1,20}[：:]\s*(?:[^，,。：:\n\d？！?!；;\s]{1,4}[：:]\s*)*")
 REPEAT_MIN = 8  # letters and digits: a shorter sentence ("是的。", "Yes.") may fairly come twice
 
 

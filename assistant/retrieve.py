@@ -263,7 +263,9 @@ class Retriever:
         q, notice = check_question(question, self.settings.max_question_chars)
         q = self.read(q)
         read_as_chinese = False
-        if romanised_chinese(self.directory.strip_names(q)):  # typed in pinyin: searched in Chinese words
+        # typed in pinyin: searched in Chinese words (told with the names taken out, the rest as typed: an English
+        # question's capitals count)
+        if romanised_chinese(self.directory.without_names(q)):
             named = self.directory.find(q).speakers
             written = " ".join([*named, pinyin_to_chinese(self.directory.strip_names(q), self._sounds())])
             if has_content(written) and written != q:

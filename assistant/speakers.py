@@ -243,7 +243,18 @@ class SpeakerDirectory:
     def misspelled(self, question: str) -> list[tuple[str, str]]:
         """(expert, as written) for each expert the question names only by a name of the same sound with
         other characters (王韵 for 王蕴): what the reader should be told was assumed."""
-        return [(s, w) for s, w in self._homophones(re.sub(r"[\s\u3000]+", "", question)) if s not in question]
+        compact_q = re.sub(r"[\s\u3000]+", "", question)
+        if self.cut is None:
+            import jieba
+
+            self.cut = jieba.lcut
+        bounds = {0}
+        for word in self.cut(compact_q):
+            bounds.add(max(bounds) + len(word))
+        # a span that starts inside a word of the segmenter's (扩张会 -> 张会, 生产力平衡 -> 力平) is no name the
+        # question typed: no notice (its end may run into the next word: 任宝平和 -> 任宝 平和)
+        return [(s, w) for s, w in self._homophones(compact_q) if s not in compact_q
+                and any(compact_q.startswith(w, b) for b in bounds)]
 
     def strip_names(self, question: str) -> str:
         """The question without the experts' names (for judging what it asks about)."""

@@ -271,3 +271,13 @@ def test_recorded_replies_through_the_pipeline(replay_server, seed_index) -> Non
         else:
             assert answer.model == "openai:recorded" and answer.citations
     assert "openai:recorded" in engines
+
+
+def test_a_clause_ending_in_a_colon_is_no_label_stacked_on_the_speaker() -> None:
+    """Names stacked on a label (吕薇：李平:…, a loop copying a labelled line) are labels; a clause that ends in a
+    colon (本质是：) is what the sentence says, so two sentences that differ there are not one said twice (review)."""
+    two = ("吕薇指出：数字经济的本质是：数据成为关键生产要素[1]。\n"
+           "吕薇还强调：人工智能的基础是：数据成为关键生产要素[1]。")
+    assert postprocess.drop_repeats(two)[1] == 0
+    looped = "李平:新质生产力的提出有其深刻背景。[1]\n吕薇：李平:新质生产力的提出有其深刻背景。[1]"
+    assert postprocess.drop_repeats(looped)[1] == 1  # control: the copy under a second name goes

@@ -532,6 +532,9 @@ def test_syllables_typed_apart_are_read_as_the_likeliest_words() -> None:
     # a longer word is not worth leaving a syllable unread (ke yi da li: 可以 大力, not 意大利)
     words = pinyin_index({"可以": 5, "大力": 5, "意大利": 5, "发展": 5}, general=0)
     assert pinyin_to_chinese("ke yi da li fa zhan", words) == "可以 大力 发展"
+    # of two words with one sound, the likelier is read, not the first in code-point order (知识, not 指示)
+    assert pinyin_to_chinese("zhi shi", pinyin_index({"指示": 1, "知识": 13}, general=0)) == "知识"
+    assert pinyin_to_chinese("zhi shi", pinyin_index({"指示": 13, "知识": 1}, general=0)) == "指示"
 
 
 def test_a_speaker_named_with_a_homophone_is_searched_and_the_reader_is_told(retriever) -> None:
@@ -544,3 +547,12 @@ def test_a_speaker_named_with_a_homophone_is_searched_and_the_reader_is_told(ret
     assert "王韵" in notices.to_chinese(typed.notice) and "读音" in notices.to_chinese(typed.notice)
     assert "sounds the same" not in retriever.search("王蕴对数字经济怎么看", k=3).notice
     assert "sounds the same" not in retriever.search("黄金教授怎么看数字经济", k=3).notice
+    assert "sounds the same" not in retriever.search("王 蕴对数字经济怎么看", k=3).notice  # the name, with a space
+    # the same sounds across two words of the question (扩张 会) name no one the reader typed (review)
+    assert "sounds the same" not in retriever.search("产能扩张会不会导致过剩", k=3).notice
+
+
+def test_an_english_question_naming_experts_in_pinyin_stays_english(retriever) -> None:
+    """The names are taken out before telling pinyin from English, and the rest keeps its capitals (review)."""
+    assert not retriever.search("Lu Wei Li Kai Meng Sheng Chao Xun AI views", k=3).read_as_chinese
+    assert retriever.search("lv wei dui keyan jingfei zenme kan", k=3).read_as_chinese  # control
