@@ -166,6 +166,7 @@ def process(raw: str, passages: Sequence[Passage], experts: Sequence[str]) -> Re
 # model copies a labelled line under another name ("吕薇：李平:…"); no digits (9:30 is a time), no clause of a
 # sentence ("本质是：", "问：什么是……？答：")
 _LABEL = re.compile(r"^[^，,。：:\n\d？！?!；;]{1,20}[：:]\s*(?:[^，,。：:\n\d？！?!；;\s]{1,4}[：:]\s*)*")
+_ONE_LABEL = re.compile(r"^[^，,。：:\n\d？！?!；;]{1,20}[：:]\s*")
 REPEAT_MIN = 8  # letters and digits: a shorter sentence ("是的。", "Yes.") may fairly come twice
 
 
@@ -178,11 +179,15 @@ def drop_repeats(text: str, passages: Sequence[Passage] = (), experts: Sequence[
     moved, spans = answer_spans(text)
     groups: dict[tuple[str, frozenset[str]], list[int]] = {}
     labels = []
+    whole: dict[str, str] = {}  # a sentence's letters with its label -> its key (a copy may carry another label)
     for i, (_, _, body, markers) in enumerate(spans):
         core = _LIST_NUMBER.sub("", body, count=1)
         label = _LABEL.match(core)
         labels.append(label.group(0) if label else "")
         key = letters(core[label.end():] if label else core)
+        first = _ONE_LABEL.match(core)
+        key = whole.get(letters(core[first.end():]), key) if first else key  # 吕薇：<李开孟的观点是：…>
+        whole.setdefault(letters(core), key)
         cited = frozenset(passages[m - 1].speaker for m in markers if 0 < m <= len(passages)) if passages else \
             frozenset(map(str, markers))
         if len(key) >= REPEAT_MIN and cited:
