@@ -436,7 +436,7 @@ def test_every_notice_reads_in_chinese_in_the_chat_and_unknown_text_passes_throu
     from assistant import notices
 
     values = {"length": 5012, "limit": 2000, "count": 2, "figures": "5%, 3倍", "text": "张辉 传统 产业",
-              "error": "model server at http://x/v1 timed out"}
+              "error": "model server at http://x/v1 timed out", "written": "王韵", "name": "王蕴"}
     for n in notices.ALL:
         english = n(**{k: v for k, v in values.items() if "{" + k + "}" in n.en})
         chinese = notices.to_chinese(english)
