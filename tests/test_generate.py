@@ -695,17 +695,20 @@ def test_a_question_brings_its_answer_only_when_the_passage_has_it_to_show() -> 
     assert shown.startswith(other) and "对的?" not in shown  # alone the question would fit (10 + 10 of 21)
 
 
-def test_the_list_of_speakers_is_its_first_sentence_counted_in_the_budget() -> None:
-    from assistant.pipeline import _excerpts
+def _kind_passage(text: str, kind: str, speaker: str):  # type: ignore[no-untyped-def]
+    """A passage of the given chunk kind (text, profile, overview) for the excerpt tests."""
     from assistant.types import Chunk, Passage
 
-    def passage(text: str, kind: str, speaker: str) -> Passage:
-        return Passage(Chunk(id=f"{kind}-{speaker}", text=text, speaker=speaker, affiliation="", title="",
-                             section=0, paragraph=0, start=0, end=0, kind=kind), 1.0)
+    return Passage(Chunk(id=f"{kind}-{speaker}", text=text, speaker=speaker, affiliation="", title="",
+                         section=0, paragraph=0, start=0, end=0, kind=kind), 1.0)
 
-    listing = passage("共有2位专家发言，依次是甲、乙。第一位发言的是甲（某大学）；第二位发言的是乙（某研究院）。",
+
+def test_the_list_of_speakers_is_its_first_sentence_counted_in_the_budget() -> None:
+    from assistant.pipeline import _excerpts
+
+    listing = _kind_passage("共有2位专家发言，依次是甲、乙。第一位发言的是甲（某大学）；第二位发言的是乙（某研究院）。",
                       "overview", "编者按")
-    said_ = passage("甲说数字经济很重要。甲说算力是新动能。甲说数据是新要素。", "text", "甲")
+    said_ = _kind_passage("甲说数字经济很重要。甲说算力是新动能。甲说数据是新要素。", "text", "甲")
     w = _words({"专家": 1.0, "数字经济": 1.0, "算力": 1.0, "数据": 1.0})
     head = "共有2位专家发言，依次是甲、乙。……"
     assert _excerpts([listing, said_], w, 30) == [head, "甲说数字经济很重要。……"]  # 17 + 10 of 30: no room for more
@@ -735,15 +738,10 @@ def test_a_byline_passage_points_to_the_list_of_speakers_instead_of_repeating_it
     """The system message lists every speaker's affiliation and title: a byline among the passages is shown
     as a pointer to that list, and its characters go to the passages' sentences; whole passages show it all."""
     from assistant.pipeline import BYLINE_SHOWN, _excerpts
-    from assistant.types import Chunk, Passage
 
-    def passage(text: str, kind: str, speaker: str) -> Passage:
-        return Passage(Chunk(id=f"{kind}-{speaker}", text=text, speaker=speaker, affiliation="某大学", title="论创新",
-                             section=0, paragraph=0, start=0, end=0, kind=kind), 1.0)
-
-    byline = passage("发言人署名（工作单位与职务、姓名）：某大学教授甲，发言题目（标题）：《论创新》。",
-                     "profile", "甲")
-    said_ = passage("甲说数字经济很重要。甲说算力是新动能。甲说数据是新要素。", "text", "甲")
+    byline = _kind_passage("发言人署名（工作单位与职务、姓名）：某大学教授甲，发言题目（标题）：《论创新》。",
+                           "profile", "甲")
+    said_ = _kind_passage("甲说数字经济很重要。甲说算力是新动能。甲说数据是新要素。", "text", "甲")
     w = _words({"数字经济": 1.0, "算力": 1.0, "数据": 1.0, "创新": 1.0})
     room = len(BYLINE_SHOWN) + len(said_.text)  # the pointer counts in the budget
     shown = _excerpts([byline, said_], w, room)
