@@ -313,14 +313,28 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
             mine = {w.text for w in ws[i + 1:j] if (w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
                     or (len(w.text) > 1 and w.text[-1] in "到向")}  # 渗透到, 转向: a verb with its direction
             theirs = {w.text for w in wwords[pb + 1:pa]}
-            if "的" in {w.text for w in ws[i + 1:j]} and theirs & {w.text for w in ws[:i]}:
+            verbs = {w.text for w in wwords[pb + 1:pa] if w.pos.startswith("v")}
+            if "的" in {w.text for w in ws[i + 1:j]} and verbs & {w.text for w in ws[:i]}:
                 continue  # a relative clause: "进入生产函数的…要素" is 要素 进入 函数, the passage's order
             if any(w[-1] in "到向" for w in mine) and theirs & {"到", "向"}:
                 mine |= theirs & {"到", "向"}  # 从 A 走向 B against 从 B 到 A: the same frame turned round
-            if mine & theirs:
-                f.append(f"swaps {a.text!r} and {b.text!r} around {sorted(mine & theirs)[0]!r} "
-                              "against the cited passage")
+            around = sorted(mine & theirs) or sorted(m for m in mine - _ROLE_MARKERS for t in verbs
+                                                     if _same_verb(m, t))
+            if around:
+                f.append(f"swaps {a.text!r} and {b.text!r} around {around[0]!r} against the cited passage")
                 return
+
+
+_ASPECT = "着了过"
+
+
+def _same_verb(mine: str, theirs: str) -> bool:
+    """The claim's verb says what the passage's does in other words: a synonym (the thesaurus's group), or
+    the same verb with another aspect or complement (带动 for 带着, 推动 for 推)."""
+    if min(len(mine), len(theirs)) > 1 and lexicon.synonyms_share(mine, theirs):
+        return True  # not one character's: the thesaurus puts 对 with 是 (both "right")
+    a, b = mine.rstrip(_ASPECT) or mine, theirs.rstrip(_ASPECT) or theirs
+    return a.startswith(b) or b.startswith(a)
 
 
 def _opens_with_copula(words: Sequence[claims.Word]) -> bool:

@@ -307,6 +307,17 @@ def test_roles_swapped_around_a_verb() -> None:
     assert _verdict("甲认为劳动者从知识创造者转变为体力劳动者。[1]", p).verdict == UNSUPPORTED
 
 
+def test_roles_swapped_around_the_passage_verb_said_another_way() -> None:
+    # 带动 for 带着 (another aspect or complement), 引导 for 指引 (the thesaurus's synonyms): the order still counts
+    p = _p("甲", "在这个地区,龙头企业带着中小企业一起转型升级。")
+    assert _verdict("甲认为龙头企业带动中小企业一起转型升级。[1]", p).verdict == SUPPORTED
+    swapped = _verdict("甲认为中小企业带动龙头企业一起转型升级。[1]", p)
+    assert swapped.verdict == UNSUPPORTED and "带动" in swapped.reason
+    # one character's "synonyms" are not the verb: 对 and 是 share a group (both "right")
+    q = _p("甲", "生产力是科学技术乘上三要素。")
+    assert "swaps" not in _verdict("甲认为这体现了科学技术对生产力三要素的乘法效应。[1]", q).reason
+
+
 def test_attribution_framing_and_the_speaker_are_not_claims() -> None:
     p = _p("甲", "人才是创新的关键核心要素。", title="发展新质生产力要提高人才素质")
     for framing in ("甲认为，", "甲指出：", "据甲介绍，", "在甲看来，", "她强调，", ""):
