@@ -357,7 +357,7 @@ def number_mentions(text: str) -> list[Number]:
             continue
         v *= {"万亿": 1e12, "万": 1e4, "亿": 1e8, "千": 1e3}.get(unit, 1)
         after = text[m.end():m.end() + 3]
-        unit = unit if unit == "倍" else next((c for c in _CLASSIFIERS if after.startswith(c)), "")
+        unit = unit if unit == "倍" else next((c for c in MEASURE_WORDS if after.startswith(c)), "")
         found.append(Number(fmt_number(v), unit, *m.span()))
     for m in _CN_NUM_RE.finditer(text):
         if any(a <= m.start() < b for a, b in taken):

@@ -167,6 +167,13 @@ def test_numbers_with_their_unit_and_noun() -> None:
     assert _verdict("甲认为已形成三个先进制造集群。[1]", p).verdict == UNSUPPORTED  # a count the passage lacks
 
 
+def test_a_number_is_measured_in_its_longest_unit() -> None:
+    # 年代 (a decade), not 年: "the 1960s" is not "60 years"; 方面, not 方
+    assert [(n.value, n.unit) for n in claims.number_mentions("20世纪60年代以来,从3方面")] == \
+        [("20", "世纪"), ("60", "年代"), ("3", "方面")]
+    assert [(n.value, n.unit) for n in claims.number_mentions("60年来")] == [("60", "年")]
+
+
 def test_every_sentence_of_the_seed_quoted_word_for_word_is_supported() -> None:
     """The invariant under every rule: a sentence copied from its passage says what the passage says (the
     rules for roles, definitions and quantifiers once flagged verbatim copies of list-like sentences)."""
