@@ -195,11 +195,7 @@ class SpeakerDirectory:
                     if len(s) >= 2 and all("\u4e00" <= c <= "\u9fff" for c in s)}
         if not any(sn in compact_q for sn in surnames.values()) or not _TITLE_RE.search(compact_q):
             return []
-        if self.cut is None:
-            import jieba
-
-            self.cut = jieba.lcut
-        words = self.cut(compact_q)
+        words = self._words(compact_q)
         found: list[tuple[str, str]] = []
         for i, w in enumerate(words):
             for s, sn in surnames.items():
@@ -215,6 +211,14 @@ class SpeakerDirectory:
                 found = [(s, f) for s, f in found if f != form or s in held]
         return found
 
+    def _words(self, compact_q: str) -> list[str]:
+        """The question cut into words (jieba, loaded on the first question that needs it)."""
+        if self.cut is None:
+            import jieba
+
+            self.cut = jieba.lcut
+        return self.cut(compact_q)
+
     def _homophones(self, compact_q: str) -> list[tuple[str, str]]:
         """Experts whose name the question writes with other characters of the same sound (a typo an
         input method makes: 任宝平 for 任保平, 张晖 for 张辉)."""
@@ -228,14 +232,19 @@ class SpeakerDirectory:
         sounds = lazy_pinyin("".join(c for _, c in cjk))
         if len(sounds) != len(cjk):
             return []
+        bounds = {0}
+        for word in self._words(compact_q):
+            bounds.add(max(bounds) + len(word))
         found = []
         for s in self.experts:
             target = lazy_pinyin(s)
             n = len(target)
             for i in range(len(sounds) - n + 1):
-                # the same sounds at consecutive positions, and all characters but one the same
+                # the same sounds at consecutive positions, and all characters but one the same; a span that
+                # starts inside a word of the segmenter's (扩张会 -> 张会, 生产力平衡 -> 力平) is no name the
+                # question typed (its end may run into the next word: 任宝平和 -> 任宝 平和)
                 same = sum(cjk[i + k][1] == s[k] for k in range(n)) if sounds[i:i + n] == target else -1
-                if same >= max(1, n - 1) and cjk[i + n - 1][0] - cjk[i][0] == n - 1:
+                if same >= max(1, n - 1) and cjk[i + n - 1][0] - cjk[i][0] == n - 1 and cjk[i][0] in bounds:
                     found.append((s, "".join(c for _, c in cjk[i:i + n])))
                     break
         return found
@@ -244,17 +253,7 @@ class SpeakerDirectory:
         """(expert, as written) for each expert the question names only by a name of the same sound with
         other characters (王韵 for 王蕴): what the reader should be told was assumed."""
         compact_q = re.sub(r"[\s\u3000]+", "", question)
-        if self.cut is None:
-            import jieba
-
-            self.cut = jieba.lcut
-        bounds = {0}
-        for word in self.cut(compact_q):
-            bounds.add(max(bounds) + len(word))
-        # a span that starts inside a word of the segmenter's (扩张会 -> 张会, 生产力平衡 -> 力平) is no name the
-        # question typed: no notice (its end may run into the next word: 任宝平和 -> 任宝 平和)
-        return [(s, w) for s, w in self._homophones(compact_q) if s not in compact_q
-                and any(compact_q.startswith(w, b) for b in bounds)]
+        return [(s, w) for s, w in self._homophones(compact_q) if s not in compact_q]
 
     def strip_names(self, question: str) -> str:
         """The question without the experts' names (for judging what it asks about)."""

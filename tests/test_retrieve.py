@@ -52,6 +52,13 @@ def test_a_name_typed_with_other_characters_of_the_same_sound_is_routed(retrieve
     assert retriever.search(typo).speakers == (expert,)
 
 
+@pytest.mark.parametrize("question", ["产能扩张会不会导致过剩", "生产力平衡发展要注意什么"])
+def test_the_same_sounds_starting_inside_a_word_route_to_no_one(retriever, question) -> None:
+    """扩张会 holds 张会 (zhang hui), 生产力平衡 holds 力平 (li ping): the search is not narrowed to 张辉 or 李平
+    (the controls, typed as names, are in the test above)."""
+    assert retriever.search(question).speakers == ()
+
+
 @pytest.mark.parametrize("question", ["Jin Bei的发言题目是什么", "lv wei为啥说要改进教育体系",
                                       "问一下ren baoping说了啥"])
 def test_a_pinyin_name_written_against_chinese_is_not_a_question_word(retriever, question) -> None:
