@@ -302,7 +302,8 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
                   or lexicon.abbreviates(x.text, w.text)]
             if ks:
                 at[w.text] = ks
-    seq = [(i, w, at[w.text]) for i, w in enumerate(ws) if w.text in at and w.content and w.noun]
+    seq = [(i, w, at[w.text]) for i, w in enumerate(ws) if w.text in at and w.content
+           and (w.noun or w.pos == "vn" or w.pos.startswith("n"))]
     for x, (i, a, pas) in enumerate(seq):
         for j, b, pbs in seq[x + 1:]:
             if a.text == b.text or any(pa < pb for pa in pas for pb in pbs):
@@ -310,8 +311,10 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
             pa, pb = pas[0], max((k for k in pbs if k < pas[0]), default=-1)
             if pb < 0:
                 continue  # both stand for one word of the passage (科技 / 科学技术)
-            mine = {w.text for w in ws[i + 1:j] if (w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
-                    or (len(w.text) > 1 and w.text[-1] in "到向")}  # 渗透到, 转向: a verb with its direction
+            # the verbs and role markers between them; a verb after 的 is a noun there (效率的提升), no predicate
+            mine = {w.text for k, w in enumerate(ws[i + 1:j], i + 1) if ws[k - 1].text != "的"
+                    and ((w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
+                         or (len(w.text) > 1 and w.text[-1] in "到向"))}  # 渗透到, 转向: a verb with its direction
             theirs = {w.text for w in wwords[pb + 1:pa]}
             verbs = {w.text for w in wwords[pb + 1:pa] if w.pos.startswith("v")}
             if "的" in {w.text for w in ws[i + 1:j]} and verbs & {w.text for w in ws[:i]}:

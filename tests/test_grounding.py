@@ -325,6 +325,17 @@ def test_roles_swapped_around_the_passage_verb_said_another_way() -> None:
     assert "swaps" not in _verdict("甲认为这体现了科学技术对生产力三要素的乘法效应。[1]", q).reason
 
 
+def test_roles_of_verbal_nouns_swapped_around_a_verb() -> None:
+    # 消费 and 教育 are verbal nouns (jieba's vn): as a verb's subject or object their order counts like a noun's
+    p = _p("甲", "消费升级带动产业转型,教育支撑科技。数字化转型提升了企业的生产效率。")
+    assert _verdict("甲认为产业转型带动消费升级。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲认为科技支撑教育。[1]", p).verdict == UNSUPPORTED
+    # the controls: the passage's order, a passive with 由, and a verb after 的, which is a noun (效率的提升)
+    for faithful in ("甲认为消费升级带动产业转型。[1]", "甲认为产业转型是由消费升级带动的。[1]",
+                     "甲认为企业生产效率的提升得益于数字化转型。[1]"):
+        assert _verdict(faithful, p).verdict == SUPPORTED, faithful
+
+
 def test_attribution_framing_and_the_speaker_are_not_claims() -> None:
     p = _p("甲", "人才是创新的关键核心要素。", title="发展新质生产力要提高人才素质")
     for framing in ("甲认为，", "甲指出：", "据甲介绍，", "在甲看来，", "她强调，", ""):
