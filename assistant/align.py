@@ -314,7 +314,8 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
             # the verbs and role markers between them; a verb after 的 is a noun there (效率的提升), no predicate
             mine = {w.text for k, w in enumerate(ws[i + 1:j], i + 1) if ws[k - 1].text != "的"
                     and ((w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
-                         or (len(w.text) > 1 and w.text[-1] in "到向"))}  # 渗透到, 转向: a verb with its direction
+                         or (len(w.text) > 1 and w.text[-1] in "到向")  # 渗透到, 转向: a verb with its direction
+                         or claims.than(w.text, ws[k + 1].text))}  # 快于, 快 于: A is faster than B
             theirs = {w.text for w in wwords[pb + 1:pa]}
             verbs = {w.text for w in wwords[pb + 1:pa] if w.pos.startswith("v")}
             if "的" in {w.text for w in ws[i + 1:j]} and verbs & {w.text for w in ws[:i]}:

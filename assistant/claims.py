@@ -236,15 +236,24 @@ def comparative_classes(ws: tuple[Word, ...] | list[Word], condition: bool = Fal
     """{class: word} of the comparatives and quantifiers among the words (最 inside 最早 counts);
     ``condition``: the sentence has 才, so 只有 is "only if", not "the only"."""
     out: dict[str, str] = {}
-    for w in ws:
-        cls = COMPARATIVES.get(w.text)
+    for k, w in enumerate(ws):
+        after = ws[k + 1].text if k + 1 < len(ws) else ""
+        cls = COMPARATIVES.get(w.text) or than(w.text, after)
         if w.text == "只有" and (condition or any(x.text == "才" for x in ws)):
             cls = None
         if cls is None and len(w.text) > 1 and w.text[0] == "最":
             cls = "superlative"
         if cls:
-            out.setdefault(cls, w.text)
+            out.setdefault(cls, w.text + after if len(w.text) == 1 and after == "于" else w.text)  # 快 于: 快于
     return out
+
+
+def than(word: str, after: str) -> str | None:
+    """"more" or "less" for an adjective of degree with 于 ("than"), one word or two: 快于 / 快 于 (faster than),
+    慢于, 强于, 优于; None for any other word (等于, 属于, 在于 say no degree)."""
+    adjective = word[0] if len(word) == 2 and word[1] == "于" else word if len(word) == 1 and after == "于" else ""
+    d = lexicon.direction(adjective) if adjective else 0
+    return "more" if d > 0 else "less" if d < 0 else None
 
 
 def split_copula(ws: tuple[Word, ...] | list[Word]) -> tuple[list[Word], str, list[Word]] | None:

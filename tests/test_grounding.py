@@ -336,6 +336,18 @@ def test_roles_of_verbal_nouns_swapped_around_a_verb() -> None:
         assert _verdict(faithful, p).verdict == SUPPORTED, faithful
 
 
+def test_an_adjective_of_degree_with_yu_is_a_comparative() -> None:
+    # 快于 / 快 于 (faster than) is "more", 慢于 "less": flipped, or its two sides swapped, it is not the claim
+    p = _p("甲", "新兴产业的增速明显快于传统产业。这一结论等于说新兴产业更有活力,其原因在于创新。")
+    flipped = _verdict("甲认为新兴产业的增速明显慢于传统产业。[1]", p)
+    assert flipped.verdict == UNSUPPORTED and "慢于" in flipped.reason
+    assert _verdict("甲认为传统产业的增速明显快于新兴产业。[1]", p).verdict == UNSUPPORTED
+    # the controls: the same comparison in other words, and 等于 / 在于, which compare nothing
+    for faithful in ("甲认为新兴产业比传统产业增速更快。[1]", "甲认为新兴产业的增长速度明显快于传统产业。[1]",
+                     "甲认为这等于说新兴产业更有活力。[1]", "甲认为原因在于创新。[1]"):
+        assert _verdict(faithful, p).verdict == SUPPORTED, faithful
+
+
 def test_attribution_framing_and_the_speaker_are_not_claims() -> None:
     p = _p("甲", "人才是创新的关键核心要素。", title="发展新质生产力要提高人才素质")
     for framing in ("甲认为，", "甲指出：", "据甲介绍，", "在甲看来，", "她强调，", ""):
