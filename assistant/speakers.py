@@ -219,6 +219,14 @@ class SpeakerDirectory:
             self.cut = jieba.lcut
         return self.cut(compact_q)
 
+    @staticmethod
+    def _dictionary_words(compact_q: str) -> list[str]:
+        """The question cut into the dictionary's words only: without its guesses at unknown words (HMM),
+        which glue a mistyped name to the word before it (介绍下任宝平 -> 下任, 问王韵 -> 问王)."""
+        import jieba
+
+        return jieba.lcut(compact_q, HMM=False)
+
     def _homophones(self, compact_q: str) -> list[tuple[str, str]]:
         """Experts whose name the question writes with other characters of the same sound (a typo an
         input method makes: 任宝平 for 任保平, 张晖 for 张辉)."""
@@ -233,7 +241,7 @@ class SpeakerDirectory:
         if len(sounds) != len(cjk):
             return []
         bounds = {0}
-        for word in self._words(compact_q):
+        for word in self._dictionary_words(compact_q):
             bounds.add(max(bounds) + len(word))
         found = []
         for s in self.experts:
@@ -241,8 +249,8 @@ class SpeakerDirectory:
             n = len(target)
             for i in range(len(sounds) - n + 1):
                 # the same sounds at consecutive positions, and all characters but one the same; a span that
-                # starts inside a word of the segmenter's (扩张会 -> 张会, 生产力平衡 -> 力平) is no name the
-                # question typed (its end may run into the next word: 任宝平和 -> 任宝 平和)
+                # starts inside a dictionary word (扩张会 -> 张会, 生产力平衡 -> 力平) is no name the question
+                # typed (its end may run into the next word: 任宝平和 -> 任宝 平和)
                 same = sum(cjk[i + k][1] == s[k] for k in range(n)) if sounds[i:i + n] == target else -1
                 if same >= max(1, n - 1) and cjk[i + n - 1][0] - cjk[i][0] == n - 1 and cjk[i][0] in bounds:
                     found.append((s, "".join(c for _, c in cjk[i:i + n])))

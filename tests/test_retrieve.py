@@ -52,6 +52,14 @@ def test_a_name_typed_with_other_characters_of_the_same_sound_is_routed(retrieve
     assert retriever.search(typo).speakers == (expert,)
 
 
+@pytest.mark.parametrize("typed, expert", [("介绍下任宝平的观点", "任保平"), ("那金倍呢", "金碚"),
+                                           ("问王韵数字经济的事", "王蕴")])
+def test_a_mistyped_name_after_a_short_word_is_still_read(retriever, typed, expert) -> None:
+    """jieba's guesses at unknown words glue a mistyped name to the word before it (下任, 那金, 问王): the
+    name is read from the dictionary's own words (review)."""
+    assert retriever.search(typed).speakers == (expert,)
+
+
 @pytest.mark.parametrize("question", ["产能扩张会不会导致过剩", "生产力平衡发展要注意什么"])
 def test_the_same_sounds_starting_inside_a_word_route_to_no_one(retriever, question) -> None:
     """扩张会 holds 张会 (zhang hui), 生产力平衡 holds 力平 (li ping): the search is not narrowed to 张辉 or 李平
