@@ -283,6 +283,31 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
                     and not re.search(re.escape(claims.fold(w.text)) + r"的?" + re.escape(claims.fold(head)), wfold):
                 f.append(f"says {w.text}{head} where the cited passage says {a}{head}")
                 return
+    bound_antonym(ws, window, sentence, f)
+
+
+def bound_antonym(ws: list[claims.Word], window: list[Clause], sentence: Sequence[Clause], f: list[str]) -> None:
+    """A claim word and its antonym both in the passage (its aligned clauses and their sentence), in different
+    clauses: the claim's noun goes with the antonym there (服务业占比上升,制造业占比下降 read as 制造业占比上升)."""
+    clauses = list(dict.fromkeys(claims.fold(c.text) for c in (*window, *sentence)))
+    cfold = claims.fold("".join(w.text for w in ws))
+    nouns = [claims.fold(x.text) for x in ws if x.content and x.noun and len(x.text) > 1]
+    for w in ws:
+        parts = {w.text} | ({w.text[k:k + 2] for k in range(len(w.text) - 1)} if len(w.text) > 2 else set())
+        for part in sorted(parts):
+            word = claims.fold(part)
+            with_w = [c for c in clauses if word in c]
+            if not w.content or not with_w:
+                continue
+            for a in sorted(lexicon.antonyms().get(part, ())):
+                if claims.fold(a) in cfold:
+                    continue
+                with_a = [c for c in clauses if claims.fold(a) in c and word not in c]
+                bound = next((n for n in nouns if any(n in c for c in with_a) and not any(n in c for c in with_w)),
+                             "")
+                if bound:
+                    f.append(f"says {bound}…{part} where the cited passage says {bound}…{a}")
+                    return
 
 
 _ROLE_MARKERS = frozenset("从 到 向 给 对 比 把 将 由 为 让 使 引领 推动 决定".split())
@@ -303,7 +328,7 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
             if ks:
                 at[w.text] = ks
     seq = [(i, w, at[w.text]) for i, w in enumerate(ws) if w.text in at and w.content
-           and (w.noun or w.pos == "vn" or w.pos.startswith("n"))]
+           and (w.noun or w.pos == "vn")]
     for x, (i, a, pas) in enumerate(seq):
         for j, b, pbs in seq[x + 1:]:
             if a.text == b.text or any(pa < pb for pa in pas for pb in pbs):
@@ -318,11 +343,15 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
                          or claims.than(w.text, ws[k + 1].text))}  # 快于, 快 于: A is faster than B
             theirs = {w.text for w in wwords[pb + 1:pa]}
             verbs = {w.text for w in wwords[pb + 1:pa] if w.pos.startswith("v")}
+            # the passage's verbs with their aspect (带 着 -> 带着); 使 in 使用, 要 in 要求 are no stems of theirs
+            said = {w.text + (wwords[k + 1].text if wwords[k + 1].text in _ASPECT else "")
+                    for k, w in enumerate(wwords[pb + 1:pa], pb + 1) if w.pos.startswith("v")
+                    and w.text not in _ROLE_MARKERS | _LIGHT_VERBS | claims.DEONTIC}
             if "的" in {w.text for w in ws[i + 1:j]} and verbs & {w.text for w in ws[:i]}:
                 continue  # a relative clause: "进入生产函数的…要素" is 要素 进入 函数, the passage's order
             if any(w[-1] in "到向" for w in mine) and theirs & {"到", "向"}:
                 mine |= theirs & {"到", "向"}  # 从 A 走向 B against 从 B 到 A: the same frame turned round
-            around = sorted(mine & theirs) or sorted(m for m in mine - _ROLE_MARKERS for t in verbs
+            around = sorted(mine & theirs) or sorted(m for m in mine - _ROLE_MARKERS for t in said
                                                      if _same_verb(m, t))
             if around:
                 f.append(f"swaps {a.text!r} and {b.text!r} around {around[0]!r} against the cited passage")
@@ -332,13 +361,14 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
 _ASPECT = "着了过"
 
 
+_LIGHT_VERBS = frozenset("有 是 在 能 会 可 可以 成为 作为 进行".split())
+
+
 def _same_verb(mine: str, theirs: str) -> bool:
-    """The claim's verb says what the passage's does in other words: a synonym (the thesaurus's group), or
-    the same verb with another aspect or complement (带动 for 带着, 推动 for 推)."""
-    if min(len(mine), len(theirs)) > 1 and lexicon.synonyms_share(mine, theirs):
-        return True  # not one character's: the thesaurus puts 对 with 是 (both "right")
+    """The claim's verb is the passage's with another aspect or complement: the passage's 带着 (带 with 着) said
+    as 带动. Not a thesaurus synonym: the thesaurus files the two sides of a deal together (出租 / 租赁)."""
     a, b = mine.rstrip(_ASPECT) or mine, theirs.rstrip(_ASPECT) or theirs
-    return a.startswith(b) or b.startswith(a)
+    return (a != mine or b != theirs) and (a.startswith(b) or b.startswith(a))
 
 
 def _opens_with_copula(words: Sequence[claims.Word]) -> bool:

@@ -315,14 +315,27 @@ def test_roles_swapped_around_a_verb() -> None:
 
 
 def test_roles_swapped_around_the_passage_verb_said_another_way() -> None:
-    # 带动 for 带着 (another aspect or complement), 引导 for 指引 (the thesaurus's synonyms): the order still counts
+    # 带动 for 带着 (the verb with another aspect or complement): the order still counts
     p = _p("甲", "在这个地区,龙头企业带着中小企业一起转型升级。")
     assert _verdict("甲认为龙头企业带动中小企业一起转型升级。[1]", p).verdict == SUPPORTED
     swapped = _verdict("甲认为中小企业带动龙头企业一起转型升级。[1]", p)
     assert swapped.verdict == UNSUPPORTED and "带动" in swapped.reason
-    # one character's "synonyms" are not the verb: 对 and 是 share a group (both "right")
-    q = _p("甲", "生产力是科学技术乘上三要素。")
-    assert "swaps" not in _verdict("甲认为这体现了科学技术对生产力三要素的乘法效应。[1]", q).reason
+    # the controls (review): a function verb is no stem (使 of 使用), and the thesaurus' synonyms are not the
+    # verb (出租 and 租赁 are the two sides of one deal; 对 and 是 share a group)
+    for passage, faithful in (("数字技术使企业提高了效率。", "企业使用数字技术提高了效率"),
+                              ("村集体把土地出租给企业。", "企业租赁了村集体的土地"),
+                              ("生产力是科学技术乘上三要素。", "这体现了科学技术对生产力三要素的乘法效应")):
+        assert "swaps" not in _verdict(f"甲认为{faithful}。[1]", _p("甲", passage)).reason, faithful
+
+
+def test_an_antonym_bound_to_another_noun_of_the_passage_sentence() -> None:
+    # both 上升 and 下降 are in the passage sentence, each with its own noun: 制造业 goes with 下降
+    p = _p("甲", "服务业占比逐年上升,制造业占比有所下降。短期内企业成本上升,长期看成本下降。")
+    wrong = _verdict("甲认为制造业占比有所上升。[1]", p)
+    assert wrong.verdict == UNSUPPORTED and "制造业" in wrong.reason
+    for faithful in ("甲认为服务业占比逐年上升。[1]", "甲认为制造业占比有所下降。[1]", "甲认为长期看成本下降。[1]",
+                     "甲认为短期内企业成本上升。[1]"):
+        assert _verdict(faithful, p).verdict == SUPPORTED, faithful
 
 
 def test_roles_of_verbal_nouns_swapped_around_a_verb() -> None:
