@@ -367,6 +367,8 @@ def number_mentions(text: str) -> list[Number]:
         v *= {"万亿": 1e12, "万": 1e4, "亿": 1e8, "千": 1e3}.get(unit, 1)
         after = text[m.end():m.end() + 3]
         unit = unit if unit == "倍" else next((c for c in MEASURE_WORDS if after.startswith(c)), "")
+        if unit == "年代" and v % 10:
+            unit = "年"  # a decade is a multiple of ten: 2024年代表 is the year 2024 and 代表
         found.append(Number(fmt_number(v), unit, *m.span()))
     for m in _CN_NUM_RE.finditer(text):
         if any(a <= m.start() < b for a, b in taken):

@@ -172,6 +172,7 @@ def test_a_number_is_measured_in_its_longest_unit() -> None:
     assert [(n.value, n.unit) for n in claims.number_mentions("20世纪60年代以来,从3方面")] == \
         [("20", "世纪"), ("60", "年代"), ("3", "方面")]
     assert [(n.value, n.unit) for n in claims.number_mentions("60年来")] == [("60", "年")]
+    assert [(n.value, n.unit) for n in claims.number_mentions("2024年代表委员")] == [("2024", "年")]  # review
 
 
 def test_every_sentence_of_the_seed_quoted_word_for_word_is_supported() -> None:
