@@ -283,6 +283,17 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
                     and not re.search(re.escape(claims.fold(w.text)) + r"的?" + re.escape(claims.fold(head)), wfold):
                 f.append(f"says {w.text}{head} where the cited passage says {a}{head}")
                 return
+    # an adjective of two characters against the passage's one-character antonym of one of them (容易 for 难):
+    # the passage's word stands alone there, an adjective of its own
+    alone = {x.text for x in wwords if x.pos.startswith("a") and len(x.text) == 1}
+    for w in ws:
+        if w.pos.startswith("a") and len(w.text) == 2 and w.text[0] not in "不没无非未" \
+                and claims.fold(w.text) not in wfold:  # 不易 says what 难 does
+            a = next((a for ch in w.text for a in sorted(lexicon.antonyms().get(ch, ()))
+                      if a in alone and a not in cfold), "")
+            if a:
+                f.append(f"says {w.text!r} where the cited passage says {a!r}")
+                return
     bound_antonym(ws, window, sentence, f)
 
 

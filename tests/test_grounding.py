@@ -329,6 +329,13 @@ def test_roles_swapped_around_the_passage_verb_said_another_way() -> None:
         assert "swaps" not in _verdict(f"甲认为{faithful}。[1]", _p("甲", passage)).reason, faithful
 
 
+def test_an_adjective_against_the_one_character_antonym_of_the_passage() -> None:
+    p = _p("甲", "这一模式很难复制到其他地区。")
+    flipped = _verdict("甲认为这一模式很容易复制到其他地区。[1]", p)
+    assert flipped.verdict == UNSUPPORTED and "容易" in flipped.reason
+    assert _verdict("甲认为这一模式不易复制到其他地区。[1]", p).verdict == SUPPORTED  # the control: 不易 is 难
+
+
 def test_an_antonym_bound_to_another_noun_of_the_passage_sentence() -> None:
     # both 上升 and 下降 are in the passage sentence, each with its own noun: 制造业 goes with 下降
     p = _p("甲", "服务业占比逐年上升,制造业占比有所下降。短期内企业成本上升,长期看成本下降。")
