@@ -253,7 +253,11 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
         other = claims.OPPOSITE_CLASS.get(cls)
         weak = next((w.text for w in wwords if w.text in claims.MORE_WEAK), "") if cls == "less" else ""
         if other in theirs or weak:
+            if other in theirs and _converse(ws, word, wwords, theirs[other]):
+                continue  # B 慢于 A for A 快于 B: the same comparison turned round
             f.append(f"says {word!r} where the cited passage says {theirs.get(other or '', weak)!r}")
+        elif word not in claims.COMPARATIVES and claims.than(word, "") and claims.fold(word[0]) in wfold:
+            continue  # 快于 for the passage's 比…更快: the same adjective, the same direction
         elif not any(claims.fold(x) in wfold for x in (word, *lexicon.synonyms(word)) if len(x) > 1):
             f.append(f"{word!r} is not in the cited passage")
     if f:
@@ -275,6 +279,8 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
         for a in sorted({x for p in parts for x in lexicon.antonyms().get(p, ())}):
             if claims.fold(a) not in wfold or claims.fold(a) in cfold:
                 continue
+            if (w.text in claims.COMPARATIVES or claims.than(w.text, "")) and _converse(ws, w.text, wwords, a):
+                continue  # 西部的收入低于东部 for 东部的收入高于西部: the same comparison turned round
             if claims.fold(w.text) not in wfold and not (parts - {w.text}) & {x.text for x in wwords}:
                 f.append(f"says {w.text!r} where the cited passage says {a!r}")
                 return
@@ -297,25 +303,48 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
     bound_antonym(ws, window, sentence, f)
 
 
+def _converse(ws: Sequence[claims.Word], mine: str, wwords: Sequence[claims.Word], theirs: str) -> bool:
+    """The claim compares the passage's two sides the other way round with the opposite comparative (B 慢于 A
+    for A 快于 B, B 低于 A for A 高于 B): a noun before the comparative in one is after it in the other, both ways."""
+    def sides(words: Sequence[claims.Word], comparative: str) -> tuple[set[str], set[str]] | None:
+        texts = [w.text for w in words]
+        at = next((k for k in range(len(texts)) if "".join(texts[k:k + 2]).startswith(comparative)
+                   or texts[k] == comparative), None)
+        if at is None:
+            return None
+        nouns = [(k, w.text) for k, w in enumerate(words) if (w.content or w.pos == "f") and (w.noun or w.pos == "vn")]
+        left, right = {t for k, t in nouns if k < at}, {t for k, t in nouns if k > at}
+        return left - right, right - left  # what tells the two sides apart (东部地区 / 西部地区: 东部, 西部)
+    a, b = sides(ws, mine), sides(wwords, theirs)
+    return a is not None and b is not None and bool(a[0] & b[1]) and bool(a[1] & b[0])
+
+
 def bound_antonym(ws: list[claims.Word], window: list[Clause], sentence: Sequence[Clause], f: list[str]) -> None:
     """A claim word and its antonym both in the passage (its aligned clauses and their sentence), in different
-    clauses: the claim's noun goes with the antonym there (服务业占比上升,制造业占比下降 read as 制造业占比上升)."""
-    clauses = list(dict.fromkeys(claims.fold(c.text) for c in (*window, *sentence)))
+    clauses, each with a noun of its own: the claim's noun goes with the antonym there (服务业占比上升,制造业占比下降
+    read as 制造业占比上升). A clause whose noun is the claim's, or that has none of its own (今年制造业投资增加,
+    但利润减少: 利润 is still 制造业's), binds nothing else to the word."""
+    clauses = list({c.text: c for c in (*window, *sentence)}.values())
     cfold = claims.fold("".join(w.text for w in ws))
     nouns = [claims.fold(x.text) for x in ws if x.content and x.noun and len(x.text) > 1]
     for w in ws:
         parts = {w.text} | ({w.text[k:k + 2] for k in range(len(w.text) - 1)} if len(w.text) > 2 else set())
         for part in sorted(parts):
             word = claims.fold(part)
-            with_w = [c for c in clauses if word in c]
+            with_w = [c for c in clauses if word in claims.fold(c.text)]
             if not w.content or not with_w:
+                continue
+            # the word's clauses must name something else in the noun's place: a noun the claim does not have
+            if not any(x.content and x.noun and len(x.text) > 1 and claims.fold(x.text) not in cfold
+                       for c in with_w for x in c.words):
                 continue
             for a in sorted(lexicon.antonyms().get(part, ())):
                 if claims.fold(a) in cfold:
                     continue
-                with_a = [c for c in clauses if claims.fold(a) in c and word not in c]
-                bound = next((n for n in nouns if any(n in c for c in with_a) and not any(n in c for c in with_w)),
-                             "")
+                with_a = [claims.fold(c.text) for c in clauses
+                          if claims.fold(a) in claims.fold(c.text) and word not in claims.fold(c.text)]
+                bound = next((n for n in nouns if any(n in c for c in with_a)
+                              and not any(n in claims.fold(c.text) for c in with_w)), "")
                 if bound:
                     f.append(f"says {bound}…{part} where the cited passage says {bound}…{a}")
                     return
@@ -348,7 +377,9 @@ def roles(ws: list[claims.Word], wwords: tuple[claims.Word, ...], f: list[str]) 
             if pb < 0:
                 continue  # both stand for one word of the passage (科技 / 科学技术)
             # the verbs and role markers between them; a verb after 的 is a noun there (效率的提升), no predicate
-            mine = {w.text for k, w in enumerate(ws[i + 1:j], i + 1) if ws[k - 1].text != "的"
+            # a verb right after both nouns heads both phrases (投资增长由出口增长带动): no predicate between them
+            head = ws[i + 1].text if j + 1 < len(ws) and ws[i + 1].text == ws[j + 1].text else ""
+            mine = {w.text for k, w in enumerate(ws[i + 1:j], i + 1) if ws[k - 1].text != "的" and w.text != head
                     and ((w.content and w.pos.startswith("v")) or w.text in _ROLE_MARKERS
                          or (len(w.text) > 1 and w.text[-1] in "到向")  # 渗透到, 转向: a verb with its direction
                          or claims.than(w.text, ws[k + 1].text))}  # 快于, 快 于: A is faster than B

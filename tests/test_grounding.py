@@ -369,6 +369,20 @@ def test_an_adjective_of_degree_with_yu_is_a_comparative() -> None:
         assert _verdict(faithful, p).verdict == SUPPORTED, faithful
 
 
+@pytest.mark.parametrize("passage, faithful", [
+    ("服务业的恢复比制造业更快。", "服务业恢复快于制造业"),  # 快于 for 比…更快
+    ("消费增长快于投资增长。", "投资增长慢于消费增长"),  # the converse: both sides and the comparative turned
+    ("东部地区的人均收入高于西部地区。", "西部地区的人均收入低于东部地区"),
+    ("今年制造业投资增加,但利润减少。", "制造业利润减少"),  # the subject said once, for both clauses
+    ("一线城市房价上涨,三四线城市则出现下跌。", "三四线城市房价出现下跌"),
+    ("出口增长带动投资增长。", "投资增长由出口增长带动"),  # 增长 heads both nouns: no verb between them
+    ("投资需求拉动了消费需求。", "消费需求靠投资需求拉动"),
+])
+def test_faithful_comparisons_and_bindings_said_another_way(passage: str, faithful: str) -> None:
+    """Faithful paraphrases the second review found flagged by the order, comparative and antonym rules."""
+    assert _verdict(f"甲认为{faithful}。[1]", _p("甲", passage)).verdict == SUPPORTED, faithful
+
+
 def test_attribution_framing_and_the_speaker_are_not_claims() -> None:
     p = _p("甲", "人才是创新的关键核心要素。", title="发展新质生产力要提高人才素质")
     for framing in ("甲认为，", "甲指出：", "据甲介绍，", "在甲看来，", "她强调，", ""):
