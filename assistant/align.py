@@ -279,7 +279,9 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
         for a in sorted({x for p in parts for x in lexicon.antonyms().get(p, ())}):
             if claims.fold(a) not in wfold or claims.fold(a) in cfold:
                 continue
-            if (w.text in claims.COMPARATIVES or claims.than(w.text, "")) and _converse(ws, w.text, wwords, a):
+            nxt = ws[i + 1].text if i + 1 < len(ws) else ""
+            if (w.text in claims.COMPARATIVES or w.text + nxt in claims.COMPARATIVES or claims.than(w.text, nxt)) \
+                    and _converse(ws, w.text, wwords, a):
                 continue  # 西部的收入低于东部 for 东部的收入高于西部: the same comparison turned round
             if claims.fold(w.text) not in wfold and not (parts - {w.text}) & {x.text for x in wwords}:
                 f.append(f"says {w.text!r} where the cited passage says {a!r}")
@@ -312,7 +314,8 @@ def _converse(ws: Sequence[claims.Word], mine: str, wwords: Sequence[claims.Word
                    or texts[k] == comparative), None)
         if at is None:
             return None
-        nouns = [(k, w.text) for k, w in enumerate(words) if (w.content or w.pos == "f") and (w.noun or w.pos == "vn")]
+        nouns = [(k, w.text) for k, w in enumerate(words)
+                 if (w.content or w.pos in ("f", "r")) and (w.noun or w.pos == "vn")]  # 东部, 我国 tell sides apart
         left, right = {t for k, t in nouns if k < at}, {t for k, t in nouns if k > at}
         return left - right, right - left  # what tells the two sides apart (东部地区 / 西部地区: 东部, 西部)
     a, b = sides(ws, mine), sides(wwords, theirs)

@@ -66,8 +66,8 @@ ENTITY_POS = ("nr", "ns", "nt", "nz", "eng")
 # comparatives and quantifiers: a class each; a claim may not use a class its passage clause lacks
 COMPARATIVES: dict[str, str] = {}
 for _cls, _words in {
-    "more": "超过 超出 多于 高于 大于 以上 逾 超 过半",
-    "less": "不足 少于 低于 小于 以下 不到 未满 不及 不如",
+    "more": "超过 超出 多于 高于 大于 以上 逾 超 过半 领先于 胜过 胜于",
+    "less": "不足 少于 低于 小于 以下 不到 未满 不及 不如 落后于 逊于 次于",
     "at_least": "至少 起码 最少",
     "at_most": "至多 最多 顶多",
     "only": "唯一 惟一 独一 仅有 只有",
@@ -238,13 +238,14 @@ def comparative_classes(ws: tuple[Word, ...] | list[Word], condition: bool = Fal
     out: dict[str, str] = {}
     for k, w in enumerate(ws):
         after = ws[k + 1].text if k + 1 < len(ws) else ""
-        cls = COMPARATIVES.get(w.text) or than(w.text, after)
+        cls = COMPARATIVES.get(w.text) or (COMPARATIVES.get(w.text + after) if after == "于" else None) \
+            or than(w.text, after)
         if w.text == "只有" and (condition or any(x.text == "才" for x in ws)):
             cls = None
         if cls is None and len(w.text) > 1 and w.text[0] == "最":
             cls = "superlative"
         if cls:
-            out.setdefault(cls, w.text + after if len(w.text) == 1 and after == "于" else w.text)  # 快 于: 快于
+            out.setdefault(cls, w.text + after if after == "于" and w.text not in COMPARATIVES else w.text)  # 快 于
     return out
 
 

@@ -369,6 +369,15 @@ def test_an_adjective_of_degree_with_yu_is_a_comparative() -> None:
         assert _verdict(faithful, p).verdict == SUPPORTED, faithful
 
 
+def test_comparative_verbs_with_yu_have_a_direction() -> None:
+    # 领先于 / 落后于 (ahead of / behind) compare like 高于 / 低于: a flip is caught, a converse or a synonym is not
+    p = _p("甲", "我国的数字经济规模领先于多数国家,服务业增速快于制造业。")
+    assert _verdict("甲认为我国的数字经济规模落后于多数国家。[1]", p).verdict == UNSUPPORTED
+    assert _verdict("甲认为服务业增速落后于制造业。[1]", p).verdict == UNSUPPORTED
+    for faithful in ("甲认为多数国家的数字经济规模落后于我国。[1]", "甲认为我国的数字经济规模优于多数国家。[1]"):
+        assert _verdict(faithful, p).verdict == SUPPORTED, faithful
+
+
 @pytest.mark.parametrize("passage, faithful", [
     ("服务业的恢复比制造业更快。", "服务业恢复快于制造业"),  # 快于 for 比…更快
     ("消费增长快于投资增长。", "投资增长慢于消费增长"),  # the converse: both sides and the comparative turned
