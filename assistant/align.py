@@ -275,7 +275,7 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
         return
     cfold = claims.fold("".join(w.text for w in ws))
     for i, w in enumerate(ws):
-        parts = {w.text} | ({w.text[k:k + 2] for k in range(len(w.text) - 1)} if len(w.text) > 2 else set())
+        parts = _parts(w.text)
         for a in sorted({x for p in parts for x in lexicon.antonyms().get(p, ())}):
             if claims.fold(a) not in wfold or claims.fold(a) in cfold:
                 continue
@@ -305,6 +305,12 @@ def compare_clause(ws: list[claims.Word], window: list[Clause], f: list[str], co
     bound_antonym(ws, window, sentence, f)
 
 
+def _parts(word: str) -> set[str]:
+    """A word and, if longer than two characters, its two-character pieces (上升期: 上升, 升期): what an antonym
+    may be found for."""
+    return {word} | ({word[k:k + 2] for k in range(len(word) - 1)} if len(word) > 2 else set())
+
+
 def _converse(ws: Sequence[claims.Word], mine: str, wwords: Sequence[claims.Word], theirs: str) -> bool:
     """The claim compares the passage's two sides the other way round with the opposite comparative (B 慢于 A
     for A 快于 B, B 低于 A for A 高于 B): a noun before the comparative in one is after it in the other, both ways."""
@@ -327,27 +333,23 @@ def bound_antonym(ws: list[claims.Word], window: list[Clause], sentence: Sequenc
     clauses, each with a noun of its own: the claim's noun goes with the antonym there (服务业占比上升,制造业占比下降
     read as 制造业占比上升). A clause whose noun is the claim's, or that has none of its own (今年制造业投资增加,
     但利润减少: 利润 is still 制造业's), binds nothing else to the word."""
-    clauses = list({c.text: c for c in (*window, *sentence)}.values())
+    clauses = [(claims.fold(c.text), c) for c in {c.text: c for c in (*window, *sentence)}.values()]
     cfold = claims.fold("".join(w.text for w in ws))
     nouns = [claims.fold(x.text) for x in ws if x.content and x.noun and len(x.text) > 1]
-    for w in ws:
-        parts = {w.text} | ({w.text[k:k + 2] for k in range(len(w.text) - 1)} if len(w.text) > 2 else set())
-        for part in sorted(parts):
+    for w in (w for w in ws if w.content):
+        for part in sorted(_parts(w.text)):
             word = claims.fold(part)
-            with_w = [c for c in clauses if word in claims.fold(c.text)]
-            if not w.content or not with_w:
-                continue
+            with_w = [(t, c) for t, c in clauses if word in t]
             # the word's clauses must name something else in the noun's place: a noun the claim does not have
             if not any(x.content and x.noun and len(x.text) > 1 and claims.fold(x.text) not in cfold
-                       for c in with_w for x in c.words):
+                       for _, c in with_w for x in c.words):
                 continue
             for a in sorted(lexicon.antonyms().get(part, ())):
                 if claims.fold(a) in cfold:
                     continue
-                with_a = [claims.fold(c.text) for c in clauses
-                          if claims.fold(a) in claims.fold(c.text) and word not in claims.fold(c.text)]
-                bound = next((n for n in nouns if any(n in c for c in with_a)
-                              and not any(n in claims.fold(c.text) for c in with_w)), "")
+                with_a = [t for t, _ in clauses if claims.fold(a) in t and word not in t]
+                bound = next((n for n in nouns if any(n in t for t in with_a)
+                              and not any(n in t for t, _ in with_w)), "")
                 if bound:
                     f.append(f"says {bound}…{part} where the cited passage says {bound}…{a}")
                     return

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .types import EDITORIAL_SPEAKER, UNKNOWN_SPEAKER
 
@@ -240,9 +241,7 @@ class SpeakerDirectory:
         sounds = lazy_pinyin("".join(c for _, c in cjk))
         if len(sounds) != len(cjk):
             return []
-        bounds = {0}
-        for word in self._dictionary_words(compact_q):
-            bounds.add(max(bounds) + len(word))
+        bounds: set[int] | None = None  # where the dictionary's words start: cut only once a span sounds right
         found = []
         for s in self.experts:
             target = lazy_pinyin(s)
@@ -252,7 +251,11 @@ class SpeakerDirectory:
                 # starts inside a dictionary word (扩张会 -> 张会, 生产力平衡 -> 力平) is no name the question
                 # typed (its end may run into the next word: 任宝平和 -> 任宝 平和)
                 same = sum(cjk[i + k][1] == s[k] for k in range(n)) if sounds[i:i + n] == target else -1
-                if same >= max(1, n - 1) and cjk[i + n - 1][0] - cjk[i][0] == n - 1 and cjk[i][0] in bounds:
+                if same < max(1, n - 1) or cjk[i + n - 1][0] - cjk[i][0] != n - 1:
+                    continue
+                if bounds is None:
+                    bounds = {0, *accumulate(len(w) for w in self._dictionary_words(compact_q))}
+                if cjk[i][0] in bounds:
                     found.append((s, "".join(c for _, c in cjk[i:i + n])))
                     break
         return found
