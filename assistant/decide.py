@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .types import Retrieval, Signals
+from .types import Retrieval, Signals, Unsaid
 
 ANSWER, HEDGE, REFUSE = "answer", "hedge", "refuse"
 
@@ -43,6 +43,7 @@ class Decision:
     unknown_people: tuple[str, ...] = ()  # people the question names who are not speakers of the document
     later: tuple[str, ...] = ()  # years the question asks about that are after the documents' date
     lacks: str = ""  # "number" | "date" | "place" | "organisation" | "person": asked for, and no passage gives one
+    unsaid: Unsaid | None = None  # asked of one expert, whose statement never mentions it (others' do)
 
 
 def features(s: Signals) -> list[float]:
@@ -67,13 +68,14 @@ def confidence(signals: Signals, settings: Any) -> float:
 
 def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unknown_people: Sequence[str] = (),
           experts: Sequence[str] = (), later: Sequence[str] = (), year: int | None = None,
-          lacks: str = "") -> Decision:
+          lacks: str = "", unsaid: Unsaid | None = None) -> Decision:
     """The call on one retrieval. ``missing`` names the question's specific words no retrieved passage
     holds; ``unknown_people`` the people it names who did not speak (张三怎么看？), which refuses, saying
     who did speak; ``later`` the years it asks about that are after the documents' date ``year`` (2025年…
     of a record of 2024), which refuses too: nothing written then can say; ``lacks`` what the question asks
     for (a number, a date) when no passage sentence that matches the question gives one, which refuses: the
-    document does not give it."""
+    document does not give it; ``unsaid`` what the one expert a question asks never mentions when other statements
+    do (张辉对人口老龄化咋看), which refuses, saying who does."""
     p = retrieval.confidence
     miss, unknown = tuple(missing), tuple(unknown_people)
     if not retrieval.passages:
@@ -91,6 +93,9 @@ def route(retrieval: Retrieval, settings: Any, missing: Sequence[str] = (), unkn
         article = "an" if lacks[0] in "aeiou" else "a"
         return Decision(REFUSE, p, f"the question asks for {article} {lacks}, and none of the passages that match it "
                         f"gives one", miss, unknown, lacks=lacks)
+    if unsaid is not None:
+        return Decision(REFUSE, p, f"{unsaid.speaker}'s statement does not mention {'、'.join(unsaid.words)}; "
+                        f"mentioned by {'、'.join(unsaid.said_by)}", miss, unsaid=unsaid)
     gap = f"; not in the document: {'、'.join(miss)}" if miss else ""
     if p >= settings.answer_above:
         return Decision(ANSWER, p, f"the passages match the question (confidence {p:.2f})", miss)

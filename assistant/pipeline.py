@@ -264,7 +264,8 @@ class Assistant:
     def decide(self, retrieval: Retrieval, speakers: Sequence[str] = ()) -> Decision:
         r = self.retriever
         decision = route(retrieval, self.settings, r.missing_words(retrieval), r.unknown_people(retrieval),
-                         r.directory.experts, r.later_years(retrieval), r.document_year, self._lacks(retrieval))
+                         r.directory.experts, r.later_years(retrieval), r.document_year, self._lacks(retrieval),
+                         r.unsaid(retrieval))
         if speakers and decision.outcome == REFUSE and not decision.later:
             who = "、".join(speakers)
             return replace(decision, reason=f"{decision.reason}; only {who}'s statement was searched (the expert "
@@ -562,6 +563,12 @@ class Assistant:
             return (f"{base} {people} did not speak at the symposium, and the document does not mention them; the "
                     f"speakers were {experts}." if english else
                     f"{base.rstrip('。')}：{people}不是这次座谈会的发言人，文中也没有提到。发言的专家是{experts}。")
+        if decision.unsaid is not None:
+            u = decision.unsaid
+            words, who = "、".join(u.words[:3]), "、".join(u.said_by)
+            it = "它" if len(u.words) == 1 else "这些"
+            return (f"{base} {u.speaker}'s statement does not mention {words}; the statements of {who} do." if english
+                    else f"{base.rstrip('。')}：{u.speaker}的发言没有谈到“{words}”，文中谈到{it}的是{who}。")
         if decision.missing:
             words = "、".join(decision.missing[:3])
             return (f"{base} It does not mention {words}." if english else

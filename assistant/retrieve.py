@@ -35,7 +35,7 @@ from .settings import Settings
 from .speakers import Mention, SpeakerDirectory, is_post
 from .store import Index
 from .text import clean_question, has_content, in_script, mostly_english, script_of, sentence_spans
-from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval, Signals, SpeakerQuestion
+from .types import EDITORIAL_SPEAKER, Chunk, Passage, Retrieval, Signals, SpeakerQuestion, Unsaid
 
 RRF_K = 60
 _ORDINAL_WORD = re.compile(r"^第([一二三四五六七八九十]+)(?:点|条|个|项|方面|部分|步)?$")
@@ -616,6 +616,26 @@ class Retriever:
         return [name for name in self.tokenizer.people(retrieval.question)
                 if len(set(name)) > 1 and not re.search(r"[啊呀吗呢吧哦嗯哈啦呗哇]", name)  # 啊啊啊 is no one
                 and not any(name in t for t in self._texts) and not self.directory.find(name).speakers]
+
+    def unsaid(self, retrieval: Retrieval) -> Unsaid | None:
+        """For a Chinese question naming one expert: the question's specific words that expert's statement (and
+        byline) never has and other statements do, when that statement holds less than ``unsaid_coverage_below``
+        of the question's words by specificity. The expert did not speak of it; the others named did."""
+        if len(retrieval.speakers) != 1 or retrieval.signals.english or retrieval.about_speakers is not None:
+            return None
+        who = retrieval.speakers[0]
+        weights = self.weights(self.question_words(retrieval.question))
+        own = "\n".join(t for c, t in zip(self.chunks, self._texts, strict=True) if c.speaker == who)
+        if not weights or not own or self.coverage(weights, [own]) >= self.settings.unsaid_coverage_below:
+            return None
+        words = [w for w, wt in weights.items() if wt >= self.settings.unsaid_specificity and self.found(w, own) < 0.5]
+        others = {w: [c.speaker for c, t in zip(self.chunks, self._texts, strict=True) if c.speaker != who and w in t]
+                  for w in words}
+        said = tuple(w for w in words if others[w])
+        if not said:
+            return None
+        by = tuple(dict.fromkeys(s for w in said for s in others[w]))
+        return Unsaid(who, said, by)
 
     # ---------------------------------------------------------------- LangChain
     def as_langchain(self, k: int | None = None) -> HybridRetriever:

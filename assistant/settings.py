@@ -104,6 +104,11 @@ class Settings:
     # a low confidence refuses only when less than this share of the question's words (weighted by how specific
     # they are) is in the passages: with half of them there, something relevant is, and the answer is hedged
     refuse_coverage_below: float = 0.5
+    # a question naming one expert is refused when less than this share of its words (by specificity) is in that
+    # expert's statement and a word of at least ``unsaid_specificity`` is only in other statements: the expert did not
+    # speak of it (both chosen on the calibration half of the gold questions)
+    unsaid_coverage_below: float = 0.5
+    unsaid_specificity: float = 11.0
     max_question_chars: int = 2000
     max_new_tokens: int = 512
     # the most characters of passage text an LLM is shown, across all passages: the sentences that best match
@@ -166,7 +171,8 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "chroma_timeout": (0.1, 3600), "ingest_wait": (0, 86400), "request_timeout": (0.1, 86400),
     "chunk_size": (1, None), "chunk_overlap": (0, None), "k": (1, 100), "candidates": (1, 10000),
     "dense_weight": (0, None), "lexical_weight": (0, None), "bigram_weight": (0, None),
-    "refuse_below": (0, 1), "answer_above": (0, 1), "refuse_coverage_below": (0, 1), "max_question_chars": (1, None),
+    "refuse_below": (0, 1), "answer_above": (0, 1), "refuse_coverage_below": (0, 1), "unsaid_coverage_below": (0, 1),
+    "unsaid_specificity": (0, None), "max_question_chars": (1, None),
     "max_new_tokens": (1, None), "prompt_chars": (0, None), "follow_up_chars": (0, None), "history_turns": (0, 100),
     "max_retries": (0, 20), "n_ctx": (256, 1 << 20), "n_threads": (0, 1024),
     "draft_tokens": (0, 32),

@@ -124,6 +124,16 @@ class Signals:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Unsaid:
+    """The question asks one expert about something their statement never mentions, and others' do
+    (张辉对人口老龄化咋看, when 人口老龄化 is only in another statement): the words, and who does say them."""
+
+    speaker: str
+    words: tuple[str, ...]
+    said_by: tuple[str, ...]
+
+
 BYLINES_ENGINE = "bylines"  # Answer.model of an answer quoted from the speakers' bylines with an LLM configured
 
 

@@ -172,3 +172,22 @@ def test_a_low_confidence_refuses_only_when_most_of_the_question_is_not_there() 
     assert route(most, settings).outcome == HEDGE
     assert route(few, settings).outcome == REFUSE  # the control
     assert route(most, settings.with_overrides(refuse_coverage_below=0.9)).outcome == REFUSE  # it is the setting
+
+
+def test_an_expert_asked_about_what_only_others_spoke_of_is_refused_naming_them(tmp_path) -> None:
+    """X对Y怎么看, when Y is in another speaker's statement and not in X's: X did not speak of it, and the refusal
+    says who did. The controls: the speaker who did, X on X's own topic, and Y in no statement at all."""
+    index = made_up_index(tmp_path, "## 赵明 | 东方理工大学 | 智能制造\n\n"
+                                    "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。\n\n"
+                                    "## 钱芳 | 西湖研究院 | 人口与就业\n\n"
+                                    "人口老龄化正在改变劳动力市场，养老服务业需要更多护理人员。\n")
+    a = Assistant(index.settings, index=index)
+    asked = a.ask("赵明对人口老龄化怎么看？")
+    assert asked.decision == "refuse", asked.reason
+    assert "赵明's statement does not mention 人口老龄化" in asked.reason and "钱芳" in asked.reason, asked.reason
+    assert "赵明的发言没有谈到“人口老龄化”" in asked.text and "钱芳" in asked.text, asked.text
+    assert "statement does not mention" not in a.ask("钱芳对人口老龄化怎么看？").reason
+    own = a.ask("赵明对黑灯工厂怎么看？")
+    assert own.decision != "refuse" and "statement does not mention" not in own.reason, own.reason
+    assert "statement does not mention" not in a.ask("赵明对量子计算怎么看？").reason  # no one spoke of it
+
