@@ -344,6 +344,8 @@ class Assistant:
                           decided.reason, interpreted, tuple(messages))
 
         if decision.outcome == REFUSE:
+            if decision.unsaid is not None:  # the passages shown are where the others speak of it
+                retrieval = replace(self.retrieve(query, decision.unsaid.said_by), speakers=retrieval.speakers)
             text = self._refusal_text(english, decision)
             yield text
             yield finish(text, (), generator.name, decision, 0.0)
@@ -566,9 +568,10 @@ class Assistant:
         if decision.unsaid is not None:
             u = decision.unsaid
             words, who = "、".join(u.words[:3]), "、".join(u.said_by)
-            it = "它" if len(u.words) == 1 else "这些"
-            return (f"{base} {u.speaker}'s statement does not mention {words}; the statements of {who} do." if english
-                    else f"{base.rstrip('。')}：{u.speaker}的发言没有谈到“{words}”，文中谈到{it}的是{who}。")
+            # no "the document has nothing on it": it has, from others, and the passages shown are theirs
+            it = "它" if len(u.words) == 1 else f"“{u.words[0]}”"
+            return (f"{u.speaker}'s statement does not mention {words}; {who} speak of {u.words[0]}, in the passages "
+                    "shown." if english else f"{u.speaker}的发言没有谈到“{words}”；文中谈到{it}的是{who}，见所列段落。")
         if decision.missing:
             words = "、".join(decision.missing[:3])
             return (f"{base} It does not mention {words}." if english else

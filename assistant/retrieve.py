@@ -50,6 +50,8 @@ _WANTS = (
                          r"which (city|province|country)", re.IGNORECASE),
      None),  # a place name, by jieba's part-of-speech tag (ns)
 )
+# a question that asks who, or names an expert to leave them out (张辉以外还有谁, 除了张辉): not one about that expert
+_WHO_ELSE = re.compile(r"谁|哪位|哪几位|哪些(?:专家|学者|人)|以外|之外|除了|除去")
 # a question that asks for a figure or a date itself (not for a count of items: 哪几条 is a list), and what
 # a text that gives one holds
 _ASKS_FIGURE = (
@@ -619,23 +621,30 @@ class Retriever:
 
     def unsaid(self, retrieval: Retrieval) -> Unsaid | None:
         """For a Chinese question naming one expert: the question's specific words that expert's statement (and
-        byline) never has and other statements do, when that statement holds less than ``unsaid_coverage_below``
-        of the question's words by specificity. The expert did not speak of it; the others named did."""
-        if len(retrieval.speakers) != 1 or retrieval.signals.english or retrieval.about_speakers is not None:
+        byline) never has and other statements do, most specific first, when that statement holds less than
+        ``unsaid_coverage_below`` of the question's words by specificity (张辉怎么看算力和算法 is half his: hedged, not
+        refused). A question that asks who, or names the expert to leave them out (张辉以外还有谁…), is not one.
+        ``said_by``: the speakers who mention the most specific of the words, at most three."""
+        if len(retrieval.speakers) != 1 or retrieval.signals.english or retrieval.about_speakers is not None \
+                or _WHO_ELSE.search(retrieval.question):
             return None
         who = retrieval.speakers[0]
+        # statements and bylines; not the document's list of speakers, which holds every title (and is filed
+        # under the first speaker)
+        texts = [(c.speaker, t) for c, t in zip(self.chunks, self._texts, strict=True) if c.kind != "overview"]
         weights = self.weights(self.question_words(retrieval.question))
-        own = "\n".join(t for c, t in zip(self.chunks, self._texts, strict=True) if c.speaker == who)
-        if not weights or not own or self.coverage(weights, [own]) >= self.settings.unsaid_coverage_below:
+        own = "\n".join(t for s, t in texts if s == who)
+        # a word half there counts (看算力 is a verb joined to 算力 by the segmenter)
+        held = sum(wt for w, wt in weights.items() if self.found(w, own) >= 0.5)
+        if not weights or not own or held >= self.settings.unsaid_coverage_below * sum(weights.values()):
             return None
-        words = [w for w, wt in weights.items() if wt >= self.settings.unsaid_specificity and self.found(w, own) < 0.5]
-        others = {w: [c.speaker for c, t in zip(self.chunks, self._texts, strict=True) if c.speaker != who and w in t]
-                  for w in words}
-        said = tuple(w for w in words if others[w])
+        words = sorted((w for w, wt in weights.items() if wt >= self.settings.unsaid_specificity
+                        and self.found(w, own) < 0.5), key=lambda w: -weights[w])
+        said = [w for w in words if any(s != who and w in t for s, t in texts)]
         if not said:
             return None
-        by = tuple(dict.fromkeys(s for w in said for s in others[w]))
-        return Unsaid(who, said, by)
+        by = dict.fromkeys(s for s, t in texts if s != who and said[0] in t)
+        return Unsaid(who, tuple(said), tuple(by)[:3])
 
     # ---------------------------------------------------------------- LangChain
     def as_langchain(self, k: int | None = None) -> HybridRetriever:

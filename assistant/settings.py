@@ -106,8 +106,9 @@ class Settings:
     refuse_coverage_below: float = 0.5
     # a question naming one expert is refused when less than this share of its words (by specificity) is in that
     # expert's statement and a word of at least ``unsaid_specificity`` is only in other statements: the expert did not
-    # speak of it (both chosen on the calibration half of the gold questions)
-    unsaid_coverage_below: float = 0.5
+    # speak of it (chosen on the calibration half of the gold questions, then lowered from 0.5 for questions the
+    # expert half answers, 张辉怎么看算力和算法, which a review found refused)
+    unsaid_coverage_below: float = 0.25
     unsaid_specificity: float = 11.0
     max_question_chars: int = 2000
     max_new_tokens: int = 512

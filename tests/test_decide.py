@@ -186,7 +186,14 @@ def test_an_expert_asked_about_what_only_others_spoke_of_is_refused_naming_them(
     assert asked.decision == "refuse", asked.reason
     assert "赵明's statement does not mention 人口老龄化" in asked.reason and "钱芳" in asked.reason, asked.reason
     assert "赵明的发言没有谈到“人口老龄化”" in asked.text and "钱芳" in asked.text, asked.text
+    # the passages shown beside it are where 钱芳 speaks of it
+    assert asked.passages and asked.passages[0].speaker == "钱芳" and "人口老龄化" in asked.passages[0].text
+    assert not asked.text.startswith("文档中没有")  # the document has it, from 钱芳
     assert "statement does not mention" not in a.ask("钱芳对人口老龄化怎么看？").reason
+    # a question that names him to leave him out, or that he half answers, is no question about what he never said
+    for other in ("赵明以外还有谁谈到人口老龄化？", "除了赵明，专家们怎么看人口老龄化？",
+                  "赵明怎么看黑灯工厂和人口老龄化？"):
+        assert "statement does not mention" not in a.ask(other).reason, other
     own = a.ask("赵明对黑灯工厂怎么看？")
     assert own.decision != "refuse" and "statement does not mention" not in own.reason, own.reason
     assert "statement does not mention" not in a.ask("赵明对量子计算怎么看？").reason  # no one spoke of it
