@@ -5,4 +5,4 @@ parse -> chunk -> store (Chroma) -> retrieve -> generate -> grounding -> pipelin
 rendered by cli, ui, evaluate and bench. Shared values live in ``types``.
 """
 
-__version__ = "0.13.1"
+__version__ = "0.14.0"
