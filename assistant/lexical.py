@@ -274,6 +274,10 @@ class Tokenizer:
             self._pos = jieba.posseg.POSTokenizer(self._jieba)
         return list(dict.fromkeys(w for w, flag in self._pos.lcut(text) if flag == tag and len(w) >= 2))
 
+    def parts(self, word: str) -> list[str]:
+        """The dictionary words of two characters or more inside ``word`` (工业革命: 工业, 革命), not itself."""
+        return [w for w in self._jieba.cut_for_search(word, HMM=False) if len(w) >= 2 and w != word]
+
     def cut(self, text: str) -> list[str]:
         """jieba's precise-mode words of ``text``, as they are (no stop words taken out)."""
         return self._jieba.lcut(text, HMM=True)

@@ -33,7 +33,7 @@ from .retrieve import QuestionError, Retriever
 from .settings import Settings
 from .speakers import english_name
 from .text import GAP, clean_question, compact, excerpts, mostly_english, other_language, sentence_spans
-from .types import BYLINES_ENGINE, Answer, Citation, Passage, Retrieval, SentenceCheck, Timings
+from .types import BYLINES_ENGINE, EDITORIAL_SPEAKER, Answer, Citation, Passage, Retrieval, SentenceCheck, Timings
 
 __all__ = ["Assistant", "QuestionError", "Response"]
 
@@ -567,10 +567,12 @@ class Assistant:
                     f"{base.rstrip('。')}：{people}不是这次座谈会的发言人，文中也没有提到。发言的专家是{experts}。")
         if decision.unsaid is not None:
             u = decision.unsaid
-            words, who = "、".join(u.words[:3]), "、".join(u.said_by)
+            words = "、".join(u.words[:3])
             # no "the document has nothing on it": it has, from others, and the passages shown are theirs
-            it = "它" if len(u.words) == 1 else f"“{u.words[0]}”"
-            return (f"{u.speaker}'s statement does not mention {words}; {who} speak of {u.words[0]}, in the passages "
+            key = u.key or u.words[0]
+            it = "它" if len(u.words) == 1 else f"“{key}”"
+            who = "、".join("编者按（编辑部的导言）" if s == EDITORIAL_SPEAKER else s for s in u.said_by)
+            return (f"{u.speaker}'s statement does not mention {words}; {who} speak of {key}, in the passages "
                     "shown." if english else f"{u.speaker}的发言没有谈到“{words}”；文中谈到{it}的是{who}，见所列段落。")
         if decision.missing:
             words = "、".join(decision.missing[:3])

@@ -624,7 +624,7 @@ class Retriever:
         byline) never has and other statements do, most specific first, when that statement holds less than
         ``unsaid_coverage_below`` of the question's words by specificity (张辉怎么看算力和算法 is half his: hedged, not
         refused). A question that asks who, or names the expert to leave them out (张辉以外还有谁…), is not one.
-        ``said_by``: the speakers who mention the most specific of the words, at most three."""
+        ``said_by``: the speakers who mention the most specific of the words (``key``), at most three."""
         if len(retrieval.speakers) != 1 or retrieval.signals.english or retrieval.about_speakers is not None \
                 or _WHO_ELSE.search(retrieval.question):
             return None
@@ -634,17 +634,20 @@ class Retriever:
         texts = [(c.speaker, t) for c, t in zip(self.chunks, self._texts, strict=True) if c.kind != "overview"]
         weights = self.weights(self.question_words(retrieval.question))
         own = "\n".join(t for s, t in texts if s == who)
-        # a word half there counts (看算力 is a verb joined to 算力 by the segmenter)
-        held = sum(wt for w, wt in weights.items() if self.found(w, own) >= 0.5)
+        # a word half there counts (看算力 is a verb joined to 算力 by the segmenter), and so does one the expert
+        # uses a dictionary part of: 工业革命 is no topic left out by one who speaks of 新技术革命, nor 人才培养
+        # by one who speaks of 人才 (a paraphrase is not a topic left out)
+        mentions = {w: self.found(w, own) >= 0.5 or any(x in own for x in self.tokenizer.parts(w)) for w in weights}
+        held = sum(wt for w, wt in weights.items() if mentions[w])
         if not weights or not own or held >= self.settings.unsaid_coverage_below * sum(weights.values()):
             return None
-        words = sorted((w for w, wt in weights.items() if wt >= self.settings.unsaid_specificity
-                        and self.found(w, own) < 0.5), key=lambda w: -weights[w])
-        said = [w for w in words if any(s != who and w in t for s, t in texts)]
+        said = [w for w, wt in weights.items() if wt >= self.settings.unsaid_specificity and not mentions[w]
+                and any(s != who and w in t for s, t in texts)]
         if not said:
             return None
-        by = dict.fromkeys(s for s, t in texts if s != who and said[0] in t)
-        return Unsaid(who, tuple(said), tuple(by)[:3])
+        key = max(said, key=lambda w: weights[w])
+        by = dict.fromkeys(s for s, t in texts if s != who and key in t)
+        return Unsaid(who, tuple(said), tuple(by)[:3], key)
 
     # ---------------------------------------------------------------- LangChain
     def as_langchain(self, k: int | None = None) -> HybridRetriever:

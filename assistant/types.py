@@ -130,8 +130,9 @@ class Unsaid:
     (张辉对人口老龄化咋看, when 人口老龄化 is only in another statement): the words, and who does say them."""
 
     speaker: str
-    words: tuple[str, ...]
-    said_by: tuple[str, ...]
+    words: tuple[str, ...]  # in the question's order
+    said_by: tuple[str, ...]  # who mentions ``key``, the most specific of them
+    key: str = ""
 
 
 BYLINES_ENGINE = "bylines"  # Answer.model of an answer quoted from the speakers' bylines with an LLM configured

@@ -178,9 +178,9 @@ def test_an_expert_asked_about_what_only_others_spoke_of_is_refused_naming_them(
     """X对Y怎么看, when Y is in another speaker's statement and not in X's: X did not speak of it, and the refusal
     says who did. The controls: the speaker who did, X on X's own topic, and Y in no statement at all."""
     index = made_up_index(tmp_path, "## 赵明 | 东方理工大学 | 智能制造\n\n"
-                                    "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。\n\n"
+                                    "无人值守的黑灯工厂正在兴起，生产线几乎不需要照明。新一轮技术革命改变了工厂。\n\n"
                                     "## 钱芳 | 西湖研究院 | 人口与就业\n\n"
-                                    "人口老龄化正在改变劳动力市场，养老服务业需要更多护理人员。\n")
+                                    "人口老龄化正在改变劳动力市场，养老服务业需要更多护理人员。工业革命以来就业不断转移。\n")
     a = Assistant(index.settings, index=index)
     asked = a.ask("赵明对人口老龄化怎么看？")
     assert asked.decision == "refuse", asked.reason
@@ -191,8 +191,9 @@ def test_an_expert_asked_about_what_only_others_spoke_of_is_refused_naming_them(
     assert not asked.text.startswith("文档中没有")  # the document has it, from 钱芳
     assert "statement does not mention" not in a.ask("钱芳对人口老龄化怎么看？").reason
     # a question that names him to leave him out, or that he half answers, is no question about what he never said
+    # nor one he speaks of in other words (工业革命 to one who speaks of 技术革命)
     for other in ("赵明以外还有谁谈到人口老龄化？", "除了赵明，专家们怎么看人口老龄化？",
-                  "赵明怎么看黑灯工厂和人口老龄化？"):
+                  "赵明怎么看黑灯工厂和人口老龄化？", "赵明对工业革命怎么看？"):
         assert "statement does not mention" not in a.ask(other).reason, other
     own = a.ask("赵明对黑灯工厂怎么看？")
     assert own.decision != "refuse" and "statement does not mention" not in own.reason, own.reason
