@@ -621,7 +621,7 @@ class Retriever:
 
     def unsaid(self, retrieval: Retrieval) -> Unsaid | None:
         """For a Chinese question naming one expert: the question's specific words that expert's statement (and
-        byline) never has and other statements do, most specific first, when that statement holds less than
+        byline) never has and other statements do, in the question's order, when that statement holds less than
         ``unsaid_coverage_below`` of the question's words by specificity (张辉怎么看算力和算法 is half his: hedged, not
         refused). A question that asks who, or names the expert to leave them out (张辉以外还有谁…), is not one.
         ``said_by``: the speakers who mention the most specific of the words (``key``), at most three."""
